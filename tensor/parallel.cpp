@@ -1,11 +1,14 @@
 // A small fork-join pool: parallel_for publishes one job, the workers and the caller take chunk
-// indices from an atomic counter, and the caller waits until every chunk is done.
+// indices from the job's atomic counter, and the caller waits until every worker that joined the job
+// has left it. An exception thrown by a chunk is caught where it happens and rethrown by the caller.
 #include "tensor/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -14,6 +17,44 @@ namespace tg {
 namespace {
 
 thread_local bool t_in_worker = false;
+
+// Marks the current thread as running pool work, so a parallel_for inside a chunk runs inline.
+struct InWorker {
+  bool saved = t_in_worker;
+  InWorker() { t_in_worker = true; }
+  ~InWorker() { t_in_worker = saved; }
+};
+
+// One parallel_for's chunks. It lives on the caller's stack; workers reach it through Pool::job_.
+struct Job {
+  Job(const std::function<void(std::int64_t)>& body, std::int64_t chunks) : body(body), chunks(chunks) {}
+
+  // Takes chunks until none are left. Every chunk runs even if another one threw.
+  void work() {
+    for (std::int64_t c; (c = next.fetch_add(1)) < chunks;) {
+      try {
+        body(c);
+      } catch (...) {
+        // Keep the lowest chunk's exception, so which one is rethrown does not depend on timing.
+        std::lock_guard lk(error_mutex);
+        if (c < error_chunk) {
+          error = std::current_exception();
+          error_chunk = c;
+        }
+      }
+    }
+  }
+  void rethrow_if_failed() {
+    if (error) std::rethrow_exception(error);
+  }
+
+  const std::function<void(std::int64_t)>& body;
+  const std::int64_t chunks;
+  std::atomic<std::int64_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  std::int64_t error_chunk = std::numeric_limits<std::int64_t>::max();
+};
 
 class Pool {
  public:
@@ -29,26 +70,31 @@ class Pool {
   }
 
   void run(std::int64_t chunks, const std::function<void(std::int64_t)>& body) {
+    Job job(body, chunks);
     std::unique_lock busy(run_mutex_, std::try_to_lock);
     if (!busy.owns_lock() || n_ == 1) {  // another thread is using the pool: run inline
-      for (std::int64_t c = 0; c < chunks; ++c) body(c);
+      job.work();
+      job.rethrow_if_failed();
       return;
     }
     {
       std::lock_guard lk(m_);
-      body_ = &body;
-      chunks_ = chunks;
-      next_.store(0);
-      remaining_ = chunks;
+      job_ = &job;
       ++generation_;
     }
     cv_.notify_all();
-    t_in_worker = true;  // a parallel_for inside the body runs inline
-    work();
-    t_in_worker = false;
-    std::unique_lock lk(m_);
-    done_cv_.wait(lk, [&] { return remaining_ == 0; });
-    body_ = nullptr;
+    {
+      InWorker in_worker;
+      job.work();
+    }
+    // Every chunk has been taken; the ones taken by workers are done once those workers have left.
+    // Unpublishing first means no late worker can join; waiting means none still touches `job`.
+    {
+      std::unique_lock lk(m_);
+      job_ = nullptr;
+      done_cv_.wait(lk, [&] { return active_ == 0; });
+    }
+    job.rethrow_if_failed();
   }
 
  private:
@@ -66,42 +112,32 @@ class Pool {
     for (auto& w : workers_) w.join();
     workers_.clear();
   }
-  // Takes chunks until none are left; returns after finishing its last one.
-  void work() {
-    std::int64_t done = 0;
-    for (std::int64_t c; (c = next_.fetch_add(1)) < chunks_;) {
-      (*body_)(c);
-      ++done;
-    }
-    if (done > 0) {
-      std::lock_guard lk(m_);
-      remaining_ -= done;
-      if (remaining_ == 0) done_cv_.notify_all();
-    }
-  }
   void loop() {
     t_in_worker = true;
     std::uint64_t seen = 0;
     for (;;) {
+      Job* job = nullptr;
       {
         std::unique_lock lk(m_);
-        cv_.wait(lk, [&] { return quit_ || (generation_ != seen && body_ != nullptr); });
+        cv_.wait(lk, [&] { return quit_ || (generation_ != seen && job_ != nullptr); });
         if (quit_) return;
         seen = generation_;
+        job = job_;
+        ++active_;
       }
-      work();
+      job->work();
+      std::lock_guard lk(m_);
+      if (--active_ == 0) done_cv_.notify_all();
     }
   }
 
   int n_ = 1;
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one job at a time
-  std::mutex m_;
+  std::mutex m_;          // guards job_, active_, generation_, quit_
   std::condition_variable cv_, done_cv_;
-  const std::function<void(std::int64_t)>* body_ = nullptr;
-  std::int64_t chunks_ = 0;
-  std::atomic<std::int64_t> next_{0};
-  std::int64_t remaining_ = 0;
+  Job* job_ = nullptr;
+  int active_ = 0;  // workers inside job_->work()
   std::uint64_t generation_ = 0;
   bool quit_ = false;
 };
@@ -130,7 +166,8 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
   const std::int64_t n = end - begin;
   if (n <= 0) return;
   grain = std::max<std::int64_t>(grain, 1);
-  const std::int64_t chunks = std::min<std::int64_t>(num_threads(), (n + grain - 1) / grain);
+  // n / grain (rounded down) keeps every chunk at least `grain` long, as the header promises.
+  const std::int64_t chunks = std::min<std::int64_t>(num_threads(), n / grain);
   if (chunks <= 1 || t_in_worker) {
     fn(begin, end);
     return;

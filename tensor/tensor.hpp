@@ -5,9 +5,12 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "tensor/dtype.hpp"
 #include "tensor/error.hpp"
@@ -102,7 +105,15 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
-// Formatting for fmt / iostreams.
-std::string format_as(const Tensor& t);
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 }  // namespace tg
+
+// fmt::print("{}", tensor) prints like PyTorch's repr.
+template <>
+struct fmt::formatter<tg::Tensor> : fmt::formatter<std::string_view> {
+  template <class Context>
+  auto format(const tg::Tensor& t, Context& ctx) const {
+    return fmt::formatter<std::string_view>::format(t.to_string(), ctx);
+  }
+};

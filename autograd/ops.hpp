@@ -1,0 +1,93 @@
+// The differentiable ops: each builds its output with the tensor library and records its backward
+// beside it (ops.cpp). Broadcasting ops reduce their gradients back to each input's shape with sum_to.
+// Scalars (double) take the other operand's dtype.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "autograd/tape.hpp"
+#include "autograd/variable.hpp"
+#include "tensor/ops.hpp"
+
+namespace tg {
+
+// --- element-wise, binary (broadcasting) --------------------------------------------------------
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable div(const Variable& a, const Variable& b);
+Variable pow(const Variable& a, const Variable& b);
+Variable pow(const Variable& a, double exponent);
+Variable maximum(const Variable& a, const Variable& b);  // ties send the gradient half to each side
+Variable minimum(const Variable& a, const Variable& b);
+// mask != 0 ? a : b. The branch not taken gets a zero gradient (never its NaN); mask gets none.
+Variable where(const Variable& mask, const Variable& a, const Variable& b);
+Variable clamp(const Variable& x, double lo, double hi);
+
+// --- element-wise, unary -------------------------------------------------------------------------
+Variable neg(const Variable& x);
+Variable exp(const Variable& x);
+Variable expm1(const Variable& x);
+Variable log(const Variable& x);
+Variable log1p(const Variable& x);
+Variable sqrt(const Variable& x);
+Variable square(const Variable& x);
+Variable abs(const Variable& x);
+Variable tanh(const Variable& x);
+Variable sigmoid(const Variable& x);
+Variable relu(const Variable& x);
+Variable softplus(const Variable& x);
+Variable log_sigmoid(const Variable& x);
+Variable erf(const Variable& x);
+Variable lgamma(const Variable& x);
+Variable digamma(const Variable& x);  // differentiable once (its derivative, trigamma, is not)
+
+// --- operators -----------------------------------------------------------------------------------
+Variable operator+(const Variable& a, const Variable& b);
+Variable operator-(const Variable& a, const Variable& b);
+Variable operator*(const Variable& a, const Variable& b);
+Variable operator/(const Variable& a, const Variable& b);
+Variable operator-(const Variable& a);
+Variable operator+(const Variable& a, double b);
+Variable operator-(const Variable& a, double b);
+Variable operator*(const Variable& a, double b);
+Variable operator/(const Variable& a, double b);
+Variable operator+(double a, const Variable& b);
+Variable operator-(double a, const Variable& b);
+Variable operator*(double a, const Variable& b);
+Variable operator/(double a, const Variable& b);
+
+// --- reductions ----------------------------------------------------------------------------------
+Variable sum(const Variable& x, const Axes& axes = {}, bool keepdim = false);
+Variable mean(const Variable& x, const Axes& axes = {}, bool keepdim = false);
+Variable max(const Variable& x, const Axes& axes = {}, bool keepdim = false);  // ties share the gradient
+Variable logsumexp(const Variable& x, const Axes& axes = {}, bool keepdim = false);
+Variable softmax(const Variable& x, std::int64_t axis = -1);
+Variable log_softmax(const Variable& x, std::int64_t axis = -1);
+
+// --- shape ops -----------------------------------------------------------------------------------
+Variable reshape(const Variable& x, const Shape& shape);
+Variable transpose(const Variable& x, std::int64_t axis0 = -2, std::int64_t axis1 = -1);
+Variable permute(const Variable& x, const Axes& perm);
+Variable slice(const Variable& x, std::int64_t axis, std::int64_t start, std::int64_t stop);
+Variable concat(const std::vector<Variable>& xs, std::int64_t axis = 0);
+Variable index_select(const Variable& x, std::int64_t axis, const std::vector<std::int64_t>& index);
+Variable broadcast_to(const Variable& x, const Shape& shape);
+Variable sum_to(const Variable& x, const Shape& shape);
+Variable squeeze(const Variable& x, std::int64_t axis);
+Variable unsqueeze(const Variable& x, std::int64_t axis);
+
+// --- linear algebra ------------------------------------------------------------------------------
+Variable matmul(const Variable& a, const Variable& b);  // 2-D: (M, K) x (K, N)
+// x W^T + b in one GEMM, x (B, in), W (out, in), b (out) or undefined: PyTorch's nn.Linear.
+Variable linear(const Variable& x, const Variable& w, const Variable& b = {});
+
+// --- losses --------------------------------------------------------------------------------------
+enum class Reduction { none, mean, sum };
+// -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z, stable for any logit z.
+Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable& target,
+                                          Reduction reduction = Reduction::mean);
+// (x - y)^2, reduced.
+Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
+
+}  // namespace tg

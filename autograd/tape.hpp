@@ -1,0 +1,187 @@
+// The tape: a per-thread Wengert list of the ops recorded while grad mode is on, and the engine that
+// walks it backwards. How an op records itself:
+//
+//   // exp: y = e^x,  dy/dx = y
+//   Variable exp(const Variable& x) {
+//     return record("exp", {x}, tg::exp(x.value()), save_result(), [](Grad& g) {
+//       g.accumulate(0, g.out() * g.result());
+//     });
+//   }
+//
+// record() adds a node only when grad mode is on and some input requires a gradient; otherwise it
+// just wraps the value. A node keeps the op's name, where to send each input's gradient, the input
+// shapes, the variables its backward needs (and only those), and the backward function.
+// backward() walks the nodes from the root's down to the first, once, in a plain loop.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/variable.hpp"
+
+namespace tg {
+
+// --- grad mode -----------------------------------------------------------------------------------
+
+bool grad_mode_enabled();
+void set_grad_mode(bool enabled);
+
+// Turns recording off in a scope, like torch.no_grad().
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(grad_mode_enabled()) { set_grad_mode(false); }
+  ~NoGradGuard() { set_grad_mode(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Sets grad mode to a given value in a scope.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled) : prev_(grad_mode_enabled()) { set_grad_mode(enabled); }
+  ~GradModeGuard() { set_grad_mode(prev_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Anomaly mode: every recorded output and every gradient is checked for NaN/Inf, and the first one
+// found raises AutogradError naming the op and its node. Slow; for debugging.
+bool anomaly_mode_enabled();
+void set_anomaly_mode(bool enabled);
+
+class AnomalyModeGuard {
+ public:
+  explicit AnomalyModeGuard(bool enabled = true) : prev_(anomaly_mode_enabled()) {
+    set_anomaly_mode(enabled);
+  }
+  ~AnomalyModeGuard() { set_anomaly_mode(prev_); }
+  AnomalyModeGuard(const AnomalyModeGuard&) = delete;
+  AnomalyModeGuard& operator=(const AnomalyModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// --- what a backward function sees ----------------------------------------------------------------
+
+struct Node;
+
+class Grad {
+ public:
+  Grad(const Node& node, Variable out, std::vector<Variable>& input_grads);
+  // dL/d(output): the gradient flowing in.
+  const Variable& out() const { return out_; }
+  // The op's output (requires save_result() at record time).
+  const Variable& result() const;
+  // The k-th saved variable, in the order given to save(...).
+  const Variable& saved(std::size_t k) const;
+  // Does input i want a gradient? Backward skips the work for inputs that do not.
+  bool needs(std::size_t i) const;
+  const Shape& input_shape(std::size_t i) const;
+  // Adds g into input i's gradient. Checks g's shape and dtype against the input's.
+  void accumulate(std::size_t i, const Variable& g);
+
+ private:
+  const Node& node_;
+  Variable out_;
+  std::vector<Variable>& input_grads_;
+};
+
+using BackwardFn = std::function<void(Grad&)>;
+
+// What a node keeps for its backward.
+struct Saved {
+  std::vector<Variable> vars;
+  bool result = false;
+};
+inline Saved save_result() { return Saved{{}, true}; }
+template <class... V>
+Saved save(const V&... vars) {
+  return Saved{{Variable(vars)...}, false};
+}
+template <class... V>
+Saved save_with_result(const V&... vars) {
+  return Saved{{Variable(vars)...}, true};
+}
+
+// Records an op (when grad mode is on and an input requires a gradient) and returns its output.
+Variable record(const char* op, std::initializer_list<Variable> inputs, Tensor value, Saved saved,
+                BackwardFn backward);
+Variable record(const char* op, const std::vector<Variable>& inputs, Tensor value, Saved saved,
+                BackwardFn backward);
+
+// --- the tape ----------------------------------------------------------------------------------
+
+// Where an input's gradient goes: to another node's output slot, or to a leaf's .grad.
+struct Edge {
+  std::int64_t node = -1;                       // producing node, or -1
+  std::shared_ptr<detail::VariableImpl> leaf;   // a leaf that requires grad, else null
+  const char* released_op = nullptr;            // produced by `op` on a tape since released
+  bool needs_grad() const { return node >= 0 || leaf != nullptr || released_op != nullptr; }
+};
+
+struct Node {
+  const char* op = "";
+  std::vector<Edge> edges;       // one per input
+  std::vector<Shape> input_shapes;
+  std::vector<DType> input_dtypes;
+  Shape out_shape;
+  std::vector<Variable> saved;
+  Variable result;               // set only when the backward needs it
+  BackwardFn backward;
+  std::size_t saved_bytes() const;
+};
+
+class Tape {
+ public:
+  std::size_t size() const { return nodes_.size(); }
+  const Node& node(std::size_t i) const { return nodes_.at(i); }
+  std::uint64_t generation() const { return generation_; }
+  // Drops every node (frees what they saved). Variables recorded before cannot be backpropagated.
+  void clear();
+  // One line a node: index, op, input and output shapes, bytes saved.
+  void print(std::ostream& os) const;
+  std::string to_string() const;
+  // Graphviz DOT: ops as ellipses, leaves as boxes, edges in the direction of the forward pass.
+  std::string to_dot() const;
+
+ private:
+  friend Variable record(const char*, const std::vector<Variable>&, Tensor, Saved, BackwardFn);
+  friend struct Engine;
+  std::deque<Node> nodes_;  // a deque: recording during backward (create_graph) keeps references valid
+  std::uint64_t generation_ = 1;
+};
+
+// This thread's tape.
+Tape& tape();
+
+// --- backward ----------------------------------------------------------------------------------
+
+struct BackwardOptions {
+  bool retain_graph = false;  // keep the tape so backward can run through it again
+  bool create_graph = false;  // record the backward ops too (gradients of gradients); implies retain
+};
+
+// Accumulates d(root)/d(leaf) into every leaf's .grad that requires a gradient. `grad` defaults to
+// ones for a one-element root.
+void backward(const Variable& root, const Variable& grad = {}, BackwardOptions options = {});
+inline void backward(const Variable& root, BackwardOptions options) { backward(root, {}, options); }
+
+// Functional form: returns d(sum_k outputs[k] * grad_outputs[k])/d(inputs[i]) for every input, without
+// touching any .grad. An input the outputs do not depend on gets an undefined Variable (allow_unused).
+std::vector<Variable> grad(const std::vector<Variable>& outputs, const std::vector<Variable>& inputs,
+                           const std::vector<Variable>& grad_outputs = {},
+                           BackwardOptions options = {});
+
+}  // namespace tg
