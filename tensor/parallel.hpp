@@ -1,6 +1,8 @@
 // The process-wide thread pool. TG_NUM_THREADS sets its size (default: the hardware's count).
 // parallel_for splits [begin, end) into at most num_threads() contiguous chunks of at least `grain`
 // iterations; work smaller than one grain, or a call made from inside a worker, runs inline.
+// If fn throws, every chunk still runs, and the exception of the lowest-numbered throwing chunk is
+// rethrown on the calling thread.
 #pragma once
 #include <cstdint>
 #include <functional>
