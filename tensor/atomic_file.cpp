@@ -1,0 +1,113 @@
+// Atomic file writing with POSIX calls (open/write/fsync/rename): the C++ streams cannot fsync, and
+// errno is the only way to say *why* a write failed.
+#include "tensor/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "tensor/error.hpp"
+
+namespace tg {
+namespace {
+
+std::string error_text(int err) { return std::generic_category().message(err); }
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Makes the rename durable. Some file systems cannot fsync a directory (EINVAL); the rename has already
+// happened there, so that is not an error worth failing a finished write for.
+void sync_dir(const std::string& path) {
+  const std::string dir = parent_dir(path);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot write " + path + ": cannot open its folder " + dir + ": " + error_text(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL && err != ENOTSUP)
+    throw Error("cannot write " + path + ": fsync of folder " + dir + ": " + error_text(err));
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  if (path_.empty()) throw Error("cannot write an empty path");
+  // pid + a random suffix: two processes (or two writers in one process) never share a temporary name.
+  // O_EXCL makes a collision an error instead of a shared file; retry a few times with fresh suffixes.
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  int err = 0;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    char suffix[48];
+    std::snprintf(suffix, sizeof suffix, ".tmp-%ld-%08llx", static_cast<long>(::getpid()),
+                  static_cast<unsigned long long>(rng() & 0xffffffffULL));
+    temp_path_ = path_ + suffix;
+    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ >= 0) return;
+    err = errno;
+    if (err != EEXIST) break;
+  }
+  temp_path_.clear();
+  throw Error("cannot write " + path_ + ": " + error_text(err));
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) discard();
+}
+
+void AtomicFile::discard() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+  temp_path_.clear();
+}
+
+void AtomicFile::fail(int err) {
+  discard();
+  throw Error("cannot write " + path_ + ": " + error_text(err));
+}
+
+void AtomicFile::write(std::string_view bytes) {
+  if (fd_ < 0) throw Error("cannot write " + path_ + ": the file was already committed or discarded");
+  // write() may write less than asked (signals, pipes, quotas): loop until everything is out.
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void AtomicFile::commit() {
+  if (fd_ < 0) throw Error("cannot write " + path_ + ": the file was already committed or discarded");
+  // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
+  if (::fsync(fd_) != 0) fail(errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail(errno);  // NFS reports some write errors only at close
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(errno);
+  temp_path_.clear();
+  committed_ = true;
+  sync_dir(path_);
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  AtomicFile file(path);
+  file.write(bytes);
+  file.commit();
+}
+
+}  // namespace tg
