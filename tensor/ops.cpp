@@ -437,9 +437,8 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
     for (std::int64_t i = 0; i < m.numel(); ++i)
       if (!std::isfinite(p[i])) p[i] = T(0);
   });
-  Tensor out = log(sum(exp(x - m), axes, /*keepdim=*/true)) + m;
-  if (keepdim) return out;
-  return out.reshape(setup_reduce(x, axes, "logsumexp").out_shape_squeezed);
+  const Tensor s = sum(exp(x - m), axes, keepdim);
+  return log(s) + m.reshape(s.shape());
 }
 
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
@@ -545,7 +544,7 @@ Tensor permute(const Tensor& x, const Axes& perm) {
     parallel_for(0, rows, std::max<std::int64_t>(1, kGrain / inner), [&](std::int64_t lo, std::int64_t hi) {
       for (std::int64_t row = lo; row < hi; ++row) {
         std::int64_t r = row, off = 0;
-        for (std::size_t ax = nd - 1; ax-- > 0;) {
+        for (std::size_t ax = nd ? nd - 1 : 0; ax-- > 0;) {
           off += (r % out_shape[ax]) * src_stride[ax];
           r /= out_shape[ax];
         }
@@ -760,6 +759,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool e
       continue;
     }
     if (x == y) continue;  // equal infinities
+    if (std::isinf(x) || std::isinf(y)) return false;  // |x - y| <= inf would accept any x
     if (!(std::abs(x - y) <= atol + rtol * std::abs(y))) return false;
   }
   return true;

@@ -72,10 +72,12 @@ Tensor Tensor::linspace(double start, double stop, std::int64_t n, DType dtype) 
   const double step = n > 1 ? (stop - start) / static_cast<double>(n - 1) : 0.0;
   visit_dtype(dtype, [&]<class T>() {
     T* p = t.data<T>();
-    // Like torch.linspace: the second half counts back from stop, so both ends are exact.
+    // Like torch.linspace: the second half counts back from stop, so both ends are exact; a single
+    // point is start.
+    const std::int64_t half = n == 1 ? 1 : n / 2;
     for (std::int64_t i = 0; i < n; ++i)
-      p[i] = static_cast<T>(i < n / 2 ? start + step * static_cast<double>(i)
-                                      : stop - step * static_cast<double>(n - 1 - i));
+      p[i] = static_cast<T>(i < half ? start + step * static_cast<double>(i)
+                                     : stop - step * static_cast<double>(n - 1 - i));
   });
   return t;
 }
@@ -274,22 +276,22 @@ struct Printer {
       return;
     }
     const std::int64_t n = shape[axis];
+    // Between entries: ", " on the last axis; otherwise ",", one newline per remaining axis, indent.
+    std::string sep = ", ";
+    if (axis + 1 < shape.size()) {
+      sep = ",";
+      sep.append(shape.size() - axis - 1, '\n');
+      sep.append(indent + 1, ' ');
+    }
     out += '[';
     for (std::int64_t i = 0; i < n; ++i) {
       if (elide && n > 6 && i == 3) {
-        out += axis + 1 == shape.size() ? "..., " : "...,\n" + std::string(indent + 1, ' ');
+        out += "...";
+        out += sep;
         i = n - 3;
       }
       rec(out, axis + 1, offset + i * strides[axis], indent + 1);
-      if (i + 1 < n) {
-        if (axis + 1 == shape.size()) {
-          out += ", ";
-        } else {
-          out += ',';
-          out += std::string(shape.size() - axis - 1, '\n');
-          out += std::string(indent + 1, ' ');
-        }
-      }
+      if (i + 1 < n) out += sep;
     }
     out += ']';
   }
