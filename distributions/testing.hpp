@@ -1,0 +1,102 @@
+// The conformance kit: the test a new distribution's author runs to learn whether it is right.
+//
+//   TEST_CASE("Laplace conforms") {
+//     Laplace d(Variable(Tensor::from_values({2}, {0.3, -1.0}, DType::f64)),
+//               Variable(Tensor::from_values({2}, {0.7, 2.0}, DType::f64)));
+//     TG_REQUIRE_CONFORMS(d);  // or TG_REQUIRE_CONFORMS(d, options)
+//   }
+//
+// check_distribution runs every check below on `d` and returns a report (one line per check: PASS,
+// FAIL or SKIP, with the numbers). Statistical checks use a fixed-seed Generator and a CLT bound of
+// `sigmas` standard errors, so a correct distribution passes every time and a wrong one fails every
+// time, given the same seed. The checks:
+//   with_parameters    d.with_parameters(d.parameters()) rebuilds the same type with the same
+//   values
+//                      (the kit relies on it to differentiate, perturb and convert d)
+//   shapes             sample/rsample/log_prob/entropy/mean/variance shapes; rsample raises a
+//   tg::Error
+//                      naming the distribution when has_rsample() is false
+//   sample_no_grad     sample() never requires grad; rsample() does when the parameters do
+//   samples_in_support log_prob of samples is finite
+//   support_edges      log_prob is -inf (not NaN, not a clamped number) at points outside the
+//   support
+//                      (made from support() plus options.outside_support), and raises
+//                      tg::ValueError there with validate_args on
+//   normalization      the density integrates to 1 (Gauss-Legendre over the bounded support or over
+//                      mean +- 20 sd, the mean being a panel edge); the mass sums to 1 for discrete
+//                      ones
+//   mean, variance     sample moments agree with mean() and variance() (variance-of-variance from
+//   the
+//                      sample's fourth moment)
+//   entropy            entropy() agrees with -E[log_prob] (Monte Carlo)
+//   gradcheck          log_prob, entropy, mean and variance pass tg::gradcheck in f64
+//   grad_*             d/dtheta E[f(x)], f(x) = sum over the event of x^2, three ways: pathwise
+//   (through
+//                      rsample), score function (E[(f(x) - b) d log p(x)/dtheta], b = E[f], through
+//                      sample) and central differences of the closed form E[f] = sum(variance +
+//                      mean^2); every available pair must agree
+//   kl_*               KL(d, d) = 0; KL(d, q) >= 0; a registered closed form agrees with its Monte
+//                      Carlo estimate (q: options.q, or d with its parameters perturbed, 1.1 theta
+//                      + 0.05)
+//   dtype_agreement    the f32 and f64 versions agree on log_prob, mean, variance, entropy and KL
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "distributions/distribution.hpp"
+
+namespace tg::dist {
+
+struct ConformanceOptions {
+  std::uint64_t seed = 12345;
+  double sigmas = 5.0;                 // CLT bound, in standard errors
+  std::int64_t samples = 20000;        // for the moments, entropy and KL Monte Carlo checks
+  std::int64_t gradient_batches = 40;  // gradient estimates: batches whose spread gives the error
+  std::int64_t gradient_batch_size = 500;
+  std::int64_t quadrature_panels = 2000;  // Gauss-Legendre panels (5 nodes each), an even number
+  std::optional<std::pair<double, double>> integration_range{};  // override mean +- 20 sd
+  // Scalars outside the support (each broadcast over batch + event shape) that must get -inf, in
+  // addition to those derived from support().
+  std::vector<double> outside_support{};
+  // The second distribution of the KL checks; default: d with perturbed parameters.
+  std::shared_ptr<const Distribution> q{};
+  double dtype_rtol = 2e-4, dtype_atol = 2e-5;  // f32 vs f64
+  std::vector<std::string> skip{};              // names of checks not to run (reported as SKIP)
+};
+
+struct CheckResult {
+  enum class Status { pass, fail, skip };
+  std::string name;
+  Status status;
+  std::string detail;  // the numbers
+};
+
+struct ConformanceReport {
+  std::string distribution;
+  std::vector<CheckResult> checks;
+  bool passed() const;                                     // no check failed
+  const CheckResult* find(const std::string& name) const;  // null when absent
+  bool failed(const std::string& name) const;              // present and failed
+  std::string to_string() const;                           // one line per check
+  std::string failures() const;                            // the failed lines only
+};
+
+ConformanceReport check_distribution(const Distribution& d, const ConformanceOptions& options = {});
+
+}  // namespace tg::dist
+
+// For Catch2 tests (include <catch2/catch.hpp> first): runs the kit and REQUIREs every check
+// passed, printing the whole report when one did not. TG_REQUIRE_CONFORMS(d) or
+// TG_REQUIRE_CONFORMS(d, options), options a ConformanceOptions or a braced list such as {.samples
+// = 5000}.
+#define TG_REQUIRE_CONFORMS(distribution_, ...)                                    \
+  do {                                                                             \
+    const ::tg::dist::ConformanceReport tg_conformance_report_ =                   \
+        ::tg::dist::check_distribution((distribution_)__VA_OPT__(, ) __VA_ARGS__); \
+    INFO(tg_conformance_report_.to_string());                                      \
+    REQUIRE(tg_conformance_report_.passed());                                      \
+  } while (0)
