@@ -1,0 +1,223 @@
+// The figures of the VAE example.
+#include "examples/vae/figures.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "autograd/ops.hpp"
+#include "examples/vae/plot.hpp"
+#include "tensor/atomic_file.hpp"
+#include "tensor/ops.hpp"
+
+namespace vae {
+
+using tg::Tensor;
+using tg::Variable;
+
+namespace {
+
+std::vector<const float*> rows_of(const Tensor& images) {
+  std::vector<const float*> out;
+  const float* p = images.data<float>();
+  for (std::int64_t i = 0; i < images.size(0); ++i) out.push_back(p + i * images.size(1));
+  return out;
+}
+
+Tensor labels_one_hot(const std::vector<int>& labels, std::int64_t classes) {
+  Tensor y = Tensor::zeros({static_cast<std::int64_t>(labels.size()), classes});
+  for (std::size_t i = 0; i < labels.size(); ++i) y.set({static_cast<std::int64_t>(i), labels[i]}, 1.0);
+  return y;
+}
+
+Variable labels_for(const Model& model, const std::vector<int>& labels) {
+  return model.config().conditional() ? Variable(labels_one_hot(labels, model.config().classes)) : Variable();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw tg::Error(fmt::format("cannot read {}", path));
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string base64(const std::string& bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
+  }
+  if (i < bytes.size()) {  // 1 or 2 bytes left: pad with '='
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_reconstructions(const std::string& path, Model& model, const Split& split, int n) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const std::int64_t count = std::min<std::int64_t>(n, split.size());
+  std::vector<std::int64_t> idx;
+  for (std::int64_t i = 0; i < count; ++i) idx.push_back(i);
+  const Tensor x = tg::index_select(split.images, 0, idx);
+  const Variable y = model.config().conditional() ? Variable(one_hot(split, idx, static_cast<int>(model.config().classes)))
+                                                  : Variable();
+  const Tensor recon = model.decode_mean(model.encode(Variable(x), y).first, y);
+  write_png_grid(path, {rows_of(x), rows_of(recon)}, split.rows, split.cols);
+}
+
+void write_samples(const std::string& path, Model& model, int n, int digit, std::uint64_t seed) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  tg::Generator gen(seed);
+  const Variable z(Tensor::randn({n, cfg.latent}, tg::DType::f32, &gen));
+  std::vector<int> labels(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) labels[i] = digit >= 0 ? digit : i % static_cast<int>(cfg.classes);
+  const Tensor images = model.decode_mean(z, labels_for(model, labels));
+  write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), 8);
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> default_pairs(const Split& split) {
+  std::vector<std::int64_t> first(10, -1);
+  for (std::int64_t i = 0; i < split.size(); ++i)
+    if (first[split.labels[i]] < 0) first[split.labels[i]] = i;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  for (auto [a, b] : std::vector<std::pair<int, int>>{{0, 1}, {1, 7}, {2, 3}, {4, 9}, {5, 6}, {3, 8}, {6, 0}, {7, 2}})
+    if (first[a] >= 0 && first[b] >= 0) pairs.emplace_back(first[a], first[b]);
+  return pairs;
+}
+
+void write_interpolation(const std::string& path, Model& model, const Split& split,
+                         const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs, int steps) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  if (steps < 2) throw tg::ValueError(fmt::format("--steps must be at least 2, got {}", steps));
+  std::vector<Tensor> keep;  // the tensors the tile pointers point into
+  std::vector<std::vector<const float*>> rows;
+  for (auto [from, to] : pairs) {
+    for (auto i : {from, to})
+      if (i < 0 || i >= split.size())
+        throw tg::ValueError(fmt::format("interpolate: image index {} is out of range (the test set has "
+                                         "{} images: 0..{})",
+                                         i, split.size(), split.size() - 1));
+    const std::vector<std::int64_t> idx{from, to};
+    const Tensor x = tg::index_select(split.images, 0, idx);
+    const Variable y = cfg.conditional() ? Variable(one_hot(split, idx, static_cast<int>(cfg.classes))) : Variable();
+    const Tensor codes = model.encode(Variable(x), y).first.value();  // (2, latent)
+    // z_t = (1 - t) z_from + t z_to; the cvae's label is blended the same way.
+    const Tensor t = Tensor::linspace(0, 1, steps).reshape({steps, 1});
+    const Tensor a = tg::slice(codes, 0, 0, 1), b = tg::slice(codes, 0, 1, 2);
+    const Variable z(a + t * (b - a));
+    Variable yt;
+    if (y.defined()) {
+      const Tensor ya = tg::slice(y.value(), 0, 0, 1), yb = tg::slice(y.value(), 0, 1, 2);
+      yt = Variable(ya + t * (yb - ya));
+    }
+    const Tensor images = model.decode_mean(z, yt);
+    keep.push_back(x);
+    keep.push_back(images);
+    std::vector<const float*> row{x.data<float>()};
+    for (const float* p : rows_of(images)) row.push_back(p);
+    row.push_back(x.data<float>() + cfg.input());
+    rows.push_back(row);
+  }
+  write_png_grid(path, rows, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols));
+}
+
+void write_latent(const std::string& path, Model& model, const Split& split, const std::string& title) {
+  const Tensor codes = encode_all(model, split);
+  const int n = static_cast<int>(codes.size(0)), d = static_cast<int>(codes.size(1));
+  const std::vector<double> v = codes.to_vector();
+  std::vector<float> xs(n), ys(n);
+  std::string xl = "z1", yl = "z2", full_title = title;
+  if (d == 2) {
+    for (int i = 0; i < n; ++i) {
+      xs[i] = static_cast<float>(v[2 * i]);
+      ys[i] = static_cast<float>(v[2 * i + 1]);
+    }
+  } else {
+    Pca2d info;
+    const auto p = pca_2d(std::vector<float>(v.begin(), v.end()), n, d, &info);
+    for (int i = 0; i < n; ++i) {
+      xs[i] = p[2 * i];
+      ys[i] = p[2 * i + 1];
+    }
+    xl = fmt::format("PC1 ({:.0f}% of variance)", 100 * info.variance[0] / info.total_variance);
+    yl = fmt::format("PC2 ({:.0f}% of variance)", 100 * info.variance[1] / info.total_variance);
+    full_title += fmt::format(" (PCA of the {}-D codes)", d);
+  }
+  write_scatter_svg(path, xs, ys, split.labels, full_title, xl, yl);
+}
+
+void write_loss(const std::string& path, const std::vector<EpochMetrics>& history) {
+  Series train{"train", {}}, test{"test", {}};
+  for (const auto& m : history) {
+    train.second.emplace_back(m.epoch, m.train_loss);
+    test.second.emplace_back(m.epoch, m.test_loss);
+  }
+  write_line_svg(path, {train, test}, "negative ELBO per image", "epoch", "nats");
+}
+
+void write_manifold(const std::string& path, Model& model, int n) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  if (cfg.latent != 2)
+    throw tg::ValueError(fmt::format("manifold: the model's latent space has {} dimensions; the manifold "
+                                     "picture needs a model trained with --latent 2",
+                                     cfg.latent));
+  if (cfg.conditional()) throw tg::ValueError("manifold: not defined for the cvae (use sample --digit)");
+  if (n < 2) throw tg::ValueError(fmt::format("manifold: --n must be at least 2, got {}", n));
+  // Quantiles of N(0, 1) at evenly spaced probabilities, so the grid covers the prior's mass evenly.
+  std::vector<double> q(n);
+  for (int i = 0; i < n; ++i) q[i] = inverse_normal_cdf((i + 0.5) / n);
+  std::vector<double> z;
+  for (int r = 0; r < n; ++r)
+    for (int c = 0; c < n; ++c) {
+      z.push_back(q[c]);
+      z.push_back(q[n - 1 - r]);  // z2 grows upwards, as on a plot
+    }
+  const Tensor images = model.decode_mean(Variable(Tensor::from_values({n * n, 2}, z)), Variable());
+  write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), n, 1, 0);
+}
+
+void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels) {
+  constexpr int kCol = 560, kTop = 70;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"1340\" font-family=\"sans-serif\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      "<text x=\"20\" y=\"32\" font-size=\"22\">Autoencoder vs VAE: the same layers, the same budget</text>\n",
+      kCol * static_cast<int>(panels.size()) + 20);
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const ComparePanel& p = panels[i];
+    const int x = 20 + kCol * static_cast<int>(i);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"18\" font-weight=\"bold\">{}: test recon {:.1f} + KL {:.1f} nats</text>\n",
+                       x, kTop, p.name, p.test_recon, p.test_kl);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">interpolations between test digits</text>\n", x, kTop + 28);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"380\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 36, base64(read_file(p.interpolation_png)));
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">decoded samples z ~ N(0, I)</text>\n", x, kTop + 440);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"400\" height=\"400\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 448, base64(read_file(p.samples_png)));
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">test codes, coloured by label</text>\n", x, kTop + 872);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"370\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/svg+xml;base64,{}\"/>\n", x, kTop + 880, base64(read_file(p.latent_svg)));
+  }
+  svg += "</svg>\n";
+  tg::write_file_atomic(path, svg);
+}
+
+}  // namespace vae

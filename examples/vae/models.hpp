@@ -1,0 +1,76 @@
+// The four models of the VAE example, all with the layer sizes of PyTorch's examples/vae so results
+// compare one to one: encoder 784-400-ReLU, code 20, decoder 20-400-ReLU-784 logits.
+//   vae        q(z|x) = N(mu, exp(logvar / 2)), trained on the negative ELBO (docs/elbo.md, eq. 9)
+//   ae         a deterministic code, trained on reconstruction alone
+//   sparse-ae  the AE plus an L1 penalty on the code (--sparsity)
+//   cvae       the VAE with the one-hot label fed to both encoder and decoder
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "autograd/variable.hpp"
+#include "nn/layers.hpp"
+#include "tensor/random.hpp"
+
+namespace vae {
+
+enum class ModelKind { vae, ae, sparse_ae, cvae };
+enum class Likelihood { bernoulli, continuous_bernoulli };
+
+ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae"
+std::string model_name(ModelKind k);
+Likelihood parse_likelihood(const std::string& s);  // "bernoulli" | "continuous-bernoulli"
+std::string likelihood_name(Likelihood l);
+
+struct Config {
+  ModelKind kind = ModelKind::vae;
+  Likelihood likelihood = Likelihood::bernoulli;
+  std::int64_t rows = 28, cols = 28;
+  std::int64_t hidden = 400, latent = 20, classes = 10;
+  double sparsity = 1e-3;  // sparse-ae: weight of the L1 penalty on the code
+  std::int64_t input() const { return rows * cols; }
+  bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae; }
+  bool conditional() const { return kind == ModelKind::cvae; }
+
+  // Stored in the checkpoint's metadata, so `vae eval` rebuilds the same model.
+  std::map<std::string, std::string> to_metadata() const;
+  static Config from_metadata(const std::map<std::string, std::string>& meta, const std::string& file);
+};
+
+// The loss terms of one batch, each summed over the batch (like PyTorch's example).
+struct Terms {
+  tg::Variable objective;  // what backward() gets: recon + beta * kl (+ the sparsity penalty)
+  tg::Variable recon;      // -sum log p(x|z)                      (eq. 15)
+  tg::Variable kl;         // sum KL(q(z|x) || p(z)); 0 for the AEs (eq. 11)
+  tg::Variable penalty;    // sparse-ae: sparsity * sum |code|; undefined otherwise
+};
+
+class Model : public tg::nn::Module {
+ public:
+  // Parameters in `dtype` (f64 for gradcheck), drawn from `init` (the default generator when null).
+  Model(const Config& config, tg::Generator* init, tg::DType dtype = tg::DType::f32);
+  const Config& config() const { return config_; }
+  std::string type_name() const override { return "Model"; }
+
+  // The encoder. For the VAEs: (mu, logvar); for the AEs: (code, undefined). `y` is the one-hot label
+  // (cvae only; ignored otherwise).
+  std::pair<tg::Variable, tg::Variable> encode(const tg::Variable& x, const tg::Variable& y);
+  // The decoder's pixel logits.
+  tg::Variable decode(const tg::Variable& z, const tg::Variable& y);
+  // The likelihood's mean pixel values in [0, 1], for pictures.
+  tg::Tensor decode_mean(const tg::Variable& z, const tg::Variable& y);
+  // log p(x|z) per image (summed over pixels): shape (B,).
+  tg::Variable log_likelihood(const tg::Variable& logits, const tg::Variable& x) const;
+  // The batch's loss terms; z is drawn with `gen` (reparameterized, so gradients reach the encoder).
+  Terms loss(const tg::Variable& x, const tg::Variable& y, double beta, tg::Generator& gen);
+
+ private:
+  tg::Variable with_label(const tg::Variable& v, const tg::Variable& y) const;
+  Config config_;
+  std::shared_ptr<tg::nn::Linear> fc1_, fc21_, fc22_, fc3_, fc4_;
+};
+
+}  // namespace vae

@@ -1,0 +1,389 @@
+// Tests of the `vae` program itself, run as a user would run it: --help, every kind of bad input (a
+// bad flag value, a missing or unreadable file, an unwritable folder, a checkpoint of the wrong
+// kind) exits non-zero with a clear "error: ..." line and leaves no partial file; a tiny training
+// run writes all its files, and eval, sample, interpolate, manifold and compare work on its
+// checkpoints.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kProgram = TG_BINARY_DIR "/examples/vae/vae";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() /
+           ("tg-test-cli-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Every file under `dir`, relative to it (sorted).
+std::set<std::string> files_in(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (!e.is_directory()) out.insert(fs::relative(e.path(), dir).string());
+  return out;
+}
+
+struct Result {
+  int status = -1;  // the exit status
+  std::string out, err;
+};
+
+// Runs the program with `args` (each quoted for the shell), capturing stdout and stderr.
+Result run(const std::vector<std::string>& args) {
+  static TempDir logs;
+  static int counter = 0;
+  if (!fs::exists(kProgram))
+    FAIL("the vae program is not built: "
+         << kProgram << " does not exist (build it: cmake --build <build dir> --target vae)");
+  const std::string out = logs / ("out-" + std::to_string(counter)),
+                    err = logs / ("err-" + std::to_string(counter));
+  ++counter;
+  std::string shown = "vae", cmd = quote(kProgram);
+  for (const auto& a : args) {
+    shown += ' ';
+    shown += a;
+    cmd += ' ';
+    cmd += quote(a);
+  }
+  cmd += " </dev/null >" + quote(out) + " 2>" + quote(err);
+  const int raw = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  UNSCOPED_INFO("$ " << shown << "\nexit " << r.status << "\nstdout: " << r.out
+                     << "\nstderr: " << r.err);
+  return r;
+}
+
+const std::vector<std::string> kTrainFiles{
+    "interpolation.png", "latent.svg",          "loss.svg",   "metrics.jsonl",
+    "model.safetensors", "reconstructions.png", "samples.png"};
+
+// A tiny trained run, made once and shared by the tests that need a checkpoint.
+struct TinyRun {
+  TempDir dir;
+  Result result;
+  std::string checkpoint;
+  TinyRun(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"train",    "--limit", "256",   "--limit-test", "128",
+                                  "--epochs", "1",       "--out", dir / "run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    result = run(args);
+    checkpoint = dir / "run/model.safetensors";
+  }
+};
+const TinyRun& tiny_run() {
+  static const TinyRun r;
+  return r;
+}
+const TinyRun& tiny_latent2_run() {
+  static const TinyRun r({"--latent", "2"});
+  return r;
+}
+
+bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
+
+}  // namespace
+
+TEST_CASE("cli: --help lists the commands", "[vae][cli]") {
+  const Result r = run({"--help"});
+  CHECK(r.status == 0);
+  for (const char* cmd : {"train", "eval", "sample", "interpolate", "manifold", "compare"})
+    CHECK_THAT(r.out, Catch::Contains(cmd));
+  const Result t = run({"train", "--help"});
+  CHECK(t.status == 0);
+  CHECK_THAT(t.out, Catch::Contains("--epochs") && Catch::Contains("--kl-warmup") &&
+                        Catch::Contains("--binarize"));
+}
+
+TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
+  TempDir tmp;
+  SECTION("no command") {
+    const Result r = run({});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:"));
+  }
+  SECTION("--epochs 0") {
+    const Result r = run({"train", "--epochs", "0", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--epochs") &&
+                          Catch::Contains("positive"));
+  }
+  SECTION("a value that is not a number") {
+    const Result r = run({"train", "--lr", "fast", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err,
+               Catch::StartsWith("error:") && Catch::Contains("--lr") && Catch::Contains("'fast'"));
+  }
+  SECTION("a negative seed") {
+    const Result r = run({"train", "--seed", "-3", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--seed"));
+  }
+  SECTION("--model nope names the value and the choices") {
+    const Result r = run({"train", "--model", "nope", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("'nope'") &&
+                          Catch::Contains("vae, ae, sparse-ae, cvae"));
+  }
+  SECTION("--binarize and --likelihood name their choices") {
+    Result r = run({"train", "--binarize", "otsu", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("'otsu'") && Catch::Contains("none, dynamic, static"));
+    r = run({"train", "--likelihood", "gaussian", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err,
+               Catch::Contains("'gaussian'") && Catch::Contains("bernoulli, continuous-bernoulli"));
+  }
+  SECTION("an unknown flag") {
+    const Result r = run({"train", "--epoch", "3", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--epoch"));
+  }
+  SECTION("a required flag missing") {
+    const Result r = run({"eval"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--checkpoint"));
+  }
+  CHECK(files_in(tmp.path).empty());  // nothing was created: not even the output folder
+  CHECK_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST_CASE("cli: bad files and folders exit 1 with a clear message and no partial output",
+          "[vae][cli]") {
+  TempDir tmp;
+  SECTION("--data a missing folder names it, and creates no output folder") {
+    const Result r = run({"train", "--data", "/nonexistent-tg-data", "--out", tmp / "run"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("/nonexistent-tg-data"));
+    CHECK_FALSE(fs::exists(tmp / "run"));
+  }
+  SECTION("--out under a regular file: the folder cannot be created (even as root)") {
+    std::ofstream(tmp / "file") << "x";
+    const Result r = run({"train", "--limit", "64", "--limit-test", "64", "--epochs", "1", "--out",
+                          tmp / "file/sub"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "file/sub"));
+    CHECK(files_in(tmp.path) == std::set<std::string>{"file"});
+    CHECK(slurp(tmp / "file") == "x");
+  }
+  SECTION("eval --checkpoint missing.safetensors names the file") {
+    const Result r = run({"eval", "--checkpoint", tmp / "missing.safetensors"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "missing.safetensors") &&
+                          Catch::Contains("vae train"));
+  }
+  SECTION("--checkpoint a folder") {
+    const Result r = run({"eval", "--checkpoint", tmp.path.string()});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("is a folder"));
+  }
+  SECTION("a truncated checkpoint: the file and the byte are named") {
+    const std::string bytes = slurp(tiny_run().checkpoint);
+    REQUIRE(bytes.size() > 1000);
+    for (std::size_t keep : {std::size_t(4), std::size_t(500), bytes.size() - 100}) {
+      std::ofstream(tmp / "cut.safetensors", std::ios::binary) << bytes.substr(0, keep);
+      const Result r = run({"eval", "--checkpoint", tmp / "cut.safetensors", "--iw-samples", "0"});
+      CHECK(r.status == 1);
+      CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "cut.safetensors") &&
+                            Catch::Contains("byte"));
+      CHECK(r.out.empty());
+    }
+  }
+  SECTION("a garbled checkpoint: the file and the byte are named") {
+    std::string bytes = slurp(tiny_run().checkpoint);
+    bytes[8] = '[';  // the JSON header must be an object
+    std::ofstream(tmp / "garbled.safetensors", std::ios::binary) << bytes;
+    Result r = run({"sample", "--checkpoint", tmp / "garbled.safetensors", "--out", tmp / "s.png"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "garbled.safetensors") &&
+                          Catch::Contains("byte"));
+    std::ofstream(tmp / "text.safetensors") << "this is not a checkpoint\n";
+    r = run({"eval", "--checkpoint", tmp / "text.safetensors"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("byte 0"));
+    CHECK_FALSE(fs::exists(tmp / "s.png"));
+  }
+  SECTION("manifold on a latent-20 checkpoint explains it needs --latent 2") {
+    const Result r =
+        run({"manifold", "--checkpoint", tiny_run().checkpoint, "--out", tmp / "m.png"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("20 dimensions") &&
+                          Catch::Contains("--latent 2"));
+    CHECK_FALSE(fs::exists(tmp / "m.png"));
+  }
+  SECTION("sample --digit on a model that is not a cvae explains") {
+    const Result r = run(
+        {"sample", "--checkpoint", tiny_run().checkpoint, "--digit", "3", "--out", tmp / "s.png"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--digit") &&
+                          Catch::Contains("cvae"));
+    CHECK_FALSE(fs::exists(tmp / "s.png"));
+  }
+  SECTION("interpolate with an index past the test set names the range") {
+    const Result r = run({"interpolate", "--checkpoint", tiny_run().checkpoint, "--from", "0",
+                          "--to", "5000", "--out", tmp / "i.png"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err,
+               Catch::StartsWith("error:") && Catch::Contains("5000") && Catch::Contains("0..999"));
+    CHECK_FALSE(fs::exists(tmp / "i.png"));
+  }
+  SECTION("a picture into a folder that does not exist") {
+    const Result r =
+        run({"sample", "--checkpoint", tiny_run().checkpoint, "--out", tmp / "no/such/dir/s.png"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "no/such/dir/s.png"));
+  }
+  for (const auto& f : files_in(tmp.path)) {
+    INFO(f);
+    CHECK(f.find(".tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", "[vae][cli]") {
+  const TinyRun& run0 = tiny_run();
+  REQUIRE(run0.result.status == 0);
+  CHECK_THAT(run0.result.out,
+             Catch::Contains("256 train / 128 test") && Catch::Contains("epoch   1/1"));
+  CHECK(run0.result.err.empty());  // no progress bar: stderr is not a terminal
+  const fs::path dir = run0.dir.path / "run";
+
+  SECTION("train writes its 7 files and no temporary ones") {
+    const std::set<std::string> files = files_in(dir);
+    CHECK(files == std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
+  }
+  SECTION("eval --json prints one JSON line with the keys") {
+    const Result r = run({"eval", "--checkpoint", run0.checkpoint, "--iw-samples", "20",
+                          "--limit-test", "200", "--json"});
+    REQUIRE(r.status == 0);
+    REQUIRE(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* key : {"images", "neg_elbo", "recon", "kl", "active_units", "latent",
+                            "iw_samples", "neg_log_px_iwae"}) {
+      INFO(key);
+      CHECK(j.contains(key));
+    }
+    CHECK(j["images"] == 200);
+    CHECK(j["iw_samples"] == 20);
+    CHECK(j["latent"] == 20);
+    CHECK(j["neg_log_px_iwae"].get<double>() <= j["neg_elbo"].get<double>() + 1.0);
+  }
+  SECTION("eval prints a readable summary") {
+    const Result r =
+        run({"eval", "--checkpoint", run0.checkpoint, "--iw-samples", "5", "--limit-test", "50"});
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("50 test images") && Catch::Contains("negative ELBO") &&
+                          Catch::Contains("IWAE") && Catch::Contains("active units"));
+  }
+  SECTION("sample and interpolate write their PNGs") {
+    TempDir tmp;
+    Result r =
+        run({"sample", "--checkpoint", run0.checkpoint, "--n", "16", "--out", tmp / "s.png"});
+    CHECK(r.status == 0);
+    CHECK(is_png(tmp / "s.png"));
+    r = run({"interpolate", "--checkpoint", run0.checkpoint, "--from", "0", "--to", "5", "--out",
+             tmp / "i.png"});
+    CHECK(r.status == 0);
+    CHECK(is_png(tmp / "i.png"));
+    CHECK(files_in(tmp.path) == std::set<std::string>{"i.png", "s.png"});
+    // Without --out, beside the checkpoint.
+    r = run({"interpolate", "--checkpoint", run0.checkpoint, "--from", "0", "--to", "5"});
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("interpolation-0-5.png"));
+    CHECK(is_png((dir / "interpolation-0-5.png").string()));
+    fs::remove(dir / "interpolation-0-5.png");
+  }
+  SECTION("manifold on a latent-2 model") {
+    const TinyRun& run2 = tiny_latent2_run();
+    REQUIRE(run2.result.status == 0);
+    TempDir tmp;
+    const Result r =
+        run({"manifold", "--checkpoint", run2.checkpoint, "--n", "6", "--out", tmp / "m.png"});
+    CHECK(r.status == 0);
+    CHECK(is_png(tmp / "m.png"));
+  }
+}
+
+TEST_CASE("cli: compare trains both models and writes one figure", "[vae][cli]") {
+  TempDir tmp;
+  const Result r = run(
+      {"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--out", tmp / "cmp"});
+  REQUIRE(r.status == 0);
+  std::set<std::string> want{"compare.svg"};
+  for (const char* model : {"ae", "vae"})
+    for (const auto& f : kTrainFiles) want.insert(std::string(model) + "/" + f);
+  CHECK(files_in(tmp.path / "cmp") == want);
+  const std::string svg = slurp(tmp / "cmp/compare.svg");
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(svg.find("data:image/png;base64,") != std::string::npos);
+  CHECK(svg.find("data:image/svg+xml;base64,") != std::string::npos);
+}
+
+TEST_CASE("cli: eval and interpolate default to the data the model was trained on", "[vae][cli]") {
+  TempDir tmp;
+  const fs::path digits = tmp.path / "digits";
+  fs::create_directories(digits);
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+    fs::copy_file(fs::path(TG_SOURCE_DIR) / "examples/vae/data/mnist-subset" / f, digits / f);
+  Result r = run({"train", "--data", digits.string(), "--limit", "128", "--limit-test", "64",
+                  "--epochs", "1", "--out", tmp / "run"});
+  REQUIRE(r.status == 0);
+  r = run({"eval", "--checkpoint", tmp / "run/model.safetensors", "--iw-samples", "0",
+           "--limit-test", "10"});
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains(digits.string()));
+  // Gone: an error that names the folder and the way out, not a silent switch to other data.
+  fs::remove_all(digits);
+  r = run({"eval", "--checkpoint", tmp / "run/model.safetensors", "--iw-samples", "0"});
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(digits.string()) &&
+                        Catch::Contains("--data"));
+  r = run({"interpolate", "--checkpoint", tmp / "run/model.safetensors", "--from", "0", "--to", "1",
+           "--out", tmp / "i.png"});
+  CHECK(r.status == 1);
+  CHECK_FALSE(fs::exists(tmp / "i.png"));
+  r = run({"eval", "--checkpoint", tmp / "run/model.safetensors", "--iw-samples", "0",
+           "--limit-test", "10", "--data",
+           fs::path(TG_SOURCE_DIR "/examples/vae/data/mnist-subset").string()});
+  CHECK(r.status == 0);
+}
