@@ -13,6 +13,7 @@
 #include <ostream>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 #include "autograd/ops.hpp"
 
@@ -23,6 +24,13 @@ namespace tg {
 namespace {
 thread_local bool t_grad_mode = true;
 thread_local bool t_anomaly_mode = false;
+// True while a backward function runs. record()'s anomaly check is off then: the engine checks the
+// gradient that backward returns and names its node, rather than an op used inside the backward.
+thread_local bool t_in_backward = false;
+struct InBackward {
+  bool outer = std::exchange(t_in_backward, true);
+  ~InBackward() { t_in_backward = outer; }
+};
 }  // namespace
 
 bool grad_mode_enabled() { return t_grad_mode; }
@@ -125,7 +133,7 @@ Variable record(const char* op, std::initializer_list<Variable> inputs, Tensor v
 Variable record(const char* op, const std::vector<Variable>& inputs, Tensor value, Saved saved,
                 BackwardFn backward) {
   Tape& t = tape();
-  if (anomaly_mode_enabled() && !all_finite(value))
+  if (anomaly_mode_enabled() && !t_in_backward && !all_finite(value))
     throw AutogradError(fmt::format("anomaly: '{}' (would be node #{}) produced NaN or Inf in its "
                                     "output of shape {}",
                                     op, t.size(), shape_str(value.shape())));
@@ -263,7 +271,10 @@ struct Engine {
       const Node& node = t.nodes_[static_cast<std::size_t>(i)];
       std::vector<Variable> input_grads(node.edges.size());
       Grad g(node, g_out, input_grads);
-      node.backward(g);
+      {
+        InBackward in_backward;
+        node.backward(g);
+      }
       for (std::size_t k = 0; k < node.edges.size(); ++k) {
         const Variable& gi = input_grads[k];
         if (!gi.defined()) continue;
