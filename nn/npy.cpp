@@ -4,13 +4,9 @@
 #include "nn/npy.hpp"
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string_view>
-#include <system_error>
 
 #include <fmt/format.h>
 
@@ -156,14 +152,6 @@ Header parse_header(std::string_view text, std::uint64_t base, const std::string
   return {*descr, *fortran, *shape};
 }
 
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot read {}: {}", path, std::generic_category().message(errno)));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(fmt::format("cannot read {}: read error", path));
-  return bytes;
-}
-
 }  // namespace
 
 // NumPy's _write_array_header + _wrap_header: keys sorted, spare spaces for the growth axis, then
@@ -254,6 +242,6 @@ Tensor parse_npy(const std::string& bytes, const std::string& file) {
   return t;
 }
 
-Tensor load_npy(const std::string& path) { return parse_npy(read_whole_file(path), path); }
+Tensor load_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
 }  // namespace tg::nn

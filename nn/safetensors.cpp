@@ -6,12 +6,8 @@
 #include "nn/safetensors.hpp"
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <set>
-#include <system_error>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -78,14 +74,6 @@ std::string length_prefix(std::uint64_t n) {
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
   return out;
-}
-
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot read {}: {}", path, std::generic_category().message(errno)));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(fmt::format("cannot read {}: read error", path));
-  return bytes;
 }
 
 struct Entry {
@@ -262,7 +250,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& f
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  return parse_safetensors(read_whole_file(path), path);
+  return parse_safetensors(read_file(path), path);
 }
 
 }  // namespace tg::nn

@@ -1,5 +1,6 @@
-// Atomic file writing with POSIX calls (open/write/fsync/rename): the C++ streams cannot fsync, and
-// errno is the only way to say *why* a write failed.
+// Whole-file reading and atomic file writing with POSIX calls (open/read/write/fsync/rename): the C++
+// streams cannot fsync, and errno is the only way to say *why* a read or a write failed (libstdc++'s
+// ifstream opens a folder without complaint and then throws its own text on the first read).
 #include "tensor/atomic_file.hpp"
 
 #include <fcntl.h>
@@ -41,6 +42,38 @@ void sync_dir(const std::string& path) {
 }
 
 }  // namespace
+
+std::string read_file(const std::string& path) {
+  const auto fail = [&](int err) { return Error("cannot read " + path + ": " + error_text(err)); };
+  int fd;
+  do fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw fail(errno);
+  std::string bytes;
+  int err = 0;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    err = errno;
+  } else if (S_ISDIR(st.st_mode)) {
+    err = EISDIR;  // open() accepts a folder; say so now rather than fail the first read
+  } else {
+    if (S_ISREG(st.st_mode) && st.st_size > 0) bytes.reserve(static_cast<std::size_t>(st.st_size));
+    char buf[1 << 16];
+    for (;;) {  // until end of file: the size from fstat is only a hint (pipes, /proc, growing files)
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      if (n == 0) break;
+      bytes.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (err != 0) throw fail(err);
+  return bytes;
+}
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (path_.empty()) throw Error("cannot write an empty path");

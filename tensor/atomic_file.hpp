@@ -1,5 +1,9 @@
-// Atomic file writing: a reader (or a crash) sees either the old file or the complete new one, never
-// a partial file. The bytes go to a temporary file in the target's folder (rename is atomic only within
+// The project's file I/O helper: reading a whole file, and writing files atomically.
+//
+// read_file returns a file's bytes or throws tg::Error naming the path and the reason.
+//
+// Atomic writing: a reader (or a crash) sees either the old file or the complete new one, never a
+// partial file. The bytes go to a temporary file in the target's folder (rename is atomic only within
 // one file system), which is fsynced and then renamed over the target; the folder is fsynced so the
 // rename itself survives a power cut. Checkpoints, pictures and metrics are all written this way.
 #pragma once
@@ -7,6 +11,11 @@
 #include <string_view>
 
 namespace tg {
+
+// The whole content of the file at `path`, byte for byte. Failures (a missing or unreadable file, a
+// folder, a read error) are tg::Error saying which path failed and why ("cannot read
+// runs/x/model.safetensors: No such file or directory").
+std::string read_file(const std::string& path);
 
 // Writes `bytes` to `path` atomically. On failure the temporary file is removed, the target is left as
 // it was, and tg::Error says which path failed and why ("cannot write runs/x/model.safetensors:

@@ -3,8 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include "autograd/ops.hpp"
@@ -34,12 +32,6 @@ Tensor labels_one_hot(const std::vector<int>& labels, std::int64_t classes) {
 
 Variable labels_for(const Model& model, const std::vector<int>& labels) {
   return model.config().conditional() ? Variable(labels_one_hot(labels, model.config().classes)) : Variable();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw tg::Error(fmt::format("cannot read {}", path));
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::string base64(const std::string& bytes) {
@@ -208,13 +200,13 @@ void write_compare_figure(const std::string& path, const std::vector<ComparePane
                        x, kTop, p.name, p.test_recon, p.test_kl);
     svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">interpolations between test digits</text>\n", x, kTop + 28);
     svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"380\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 36, base64(read_file(p.interpolation_png)));
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 36, base64(tg::read_file(p.interpolation_png)));
     svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">decoded samples z ~ N(0, I)</text>\n", x, kTop + 440);
     svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"400\" height=\"400\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 448, base64(read_file(p.samples_png)));
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 448, base64(tg::read_file(p.samples_png)));
     svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">test codes, coloured by label</text>\n", x, kTop + 872);
     svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"370\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/svg+xml;base64,{}\"/>\n", x, kTop + 880, base64(read_file(p.latent_svg)));
+                       "href=\"data:image/svg+xml;base64,{}\"/>\n", x, kTop + 880, base64(tg::read_file(p.latent_svg)));
   }
   svg += "</svg>\n";
   tg::write_file_atomic(path, svg);

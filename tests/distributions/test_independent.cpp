@@ -11,8 +11,7 @@
 
 using namespace tg;
 using namespace tg::dist;
-using tgtest::fixtures;
-using tgtest::require_close;
+using namespace tgtest;
 
 TEST_CASE("Independent(Normal, 1) matches torch.distributions.Independent",
           "[distributions][independent]") {

@@ -11,9 +11,7 @@
 
 using namespace tg;
 using namespace tg::dist;
-using tgtest::f64;
-using tgtest::fixtures;
-using tgtest::require_close;
+using namespace tgtest;
 
 TEST_CASE("Laplace matches torch.distributions.Laplace", "[distributions][laplace]") {
   const auto& c = fixtures()["laplace"];

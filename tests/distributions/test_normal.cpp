@@ -10,9 +10,7 @@
 
 using namespace tg;
 using namespace tg::dist;
-using tgtest::f64;
-using tgtest::fixtures;
-using tgtest::require_close;
+using namespace tgtest;
 
 TEST_CASE("Normal matches torch.distributions.Normal", "[distributions][normal]") {
   const auto& c = fixtures()["normal"];

@@ -1,37 +1,25 @@
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "autograd/ops.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/layers.hpp"
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
+#include "support.hpp"
+#include "tensor/atomic_file.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder under the system's temp folder, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tg_nn_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using tgtest::bitwise_equal;
+using tgtest::TempDir;
+using tgtest::write_bytes;
 
 struct Mlp : nn::Module {
   explicit Mlp(std::int64_t hidden, std::uint64_t seed) {
@@ -72,28 +60,13 @@ double train(Mlp& model, optim::Optimizer& opt, const Data& d, int steps) {
   return loss_value;
 }
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 }  // namespace
 
 TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted one", "[checkpoint]") {
   constexpr int N = 40;
   const Data data;
-  TempDir dir;
-  const std::string path = dir.file("run.safetensors");
+  TempDir dir("checkpoint");
+  const std::string path = dir / "run.safetensors";
 
   Mlp straight(16, 7);
   optim::Adam straight_opt(straight.parameters(), 1e-2);
@@ -125,8 +98,8 @@ TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted 
 }
 
 TEST_CASE("the checkpoint's layout: parameters, optimizer buffers, step counts", "[checkpoint]") {
-  TempDir dir;
-  const std::string path = dir.file("c.safetensors");
+  TempDir dir("checkpoint");
+  const std::string path = dir / "c.safetensors";
   Mlp m(4, 1);
   optim::Adam opt(m.parameters());
   train(m, opt, Data{}, 3);
@@ -156,8 +129,8 @@ TEST_CASE("the checkpoint's layout: parameters, optimizer buffers, step counts",
 }
 
 TEST_CASE("loading into another architecture lists the mismatched names and shapes", "[checkpoint]") {
-  TempDir dir;
-  const std::string path = dir.file("c.safetensors");
+  TempDir dir("checkpoint");
+  const std::string path = dir / "c.safetensors";
   Mlp small(4, 1), big(8, 1);
   optim::Adam small_opt(small.parameters()), big_opt(big.parameters());
   train(small, small_opt, Data{}, 1);
@@ -191,13 +164,13 @@ TEST_CASE("loading into another architecture lists the mismatched names and shap
 }
 
 TEST_CASE("truncated and garbled checkpoints give a FormatError naming the file and byte", "[checkpoint]") {
-  TempDir dir;
-  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  TempDir dir("checkpoint");
+  const std::string good = dir / "good.safetensors", bad = dir / "bad.safetensors";
   Mlp m(4, 1);
   optim::Adam opt(m.parameters());
   train(m, opt, Data{}, 1);
   save_checkpoint(good, m, &opt);
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = read_file(good);
   Mlp target(4, 2);
 
   const auto expect_format_error = [&](const std::string& content, const std::string& what) {
@@ -227,28 +200,28 @@ TEST_CASE("truncated and garbled checkpoints give a FormatError naming the file 
 }
 
 TEST_CASE("writing into a missing folder fails and leaves no file", "[checkpoint]") {
-  TempDir dir;
-  const std::string path = dir.file("no/such/folder/c.safetensors");
+  TempDir dir("checkpoint");
+  const std::string path = dir / "no/such/folder/c.safetensors";
   Mlp m(4, 1);
   CHECK_THROWS_AS(save_checkpoint(path, m), Error);
   CHECK_FALSE(fs::exists(dir.path / "no"));
   // A failure after the file was opened (here: a bad name caught before writing) leaves nothing either.
-  CHECK_THROWS_AS(nn::save_safetensors(dir.file("x.safetensors"), {{"a", Tensor::zeros({1})}, {"a", Tensor::zeros({1})}}),
+  CHECK_THROWS_AS(nn::save_safetensors(dir / "x.safetensors", {{"a", Tensor::zeros({1})}, {"a", Tensor::zeros({1})}}),
                   ValueError);
   CHECK(fs::is_empty(dir.path));
 }
 
 TEST_CASE("an independent Python reader accepts the checkpoint", "[checkpoint][python]") {
-  TempDir dir;
-  const std::string path = dir.file("checked.safetensors");
+  TempDir dir("checkpoint");
+  const std::string path = dir / "checked.safetensors";
   Mlp m(4, 1);
   optim::Adam opt(m.parameters());
   train(m, opt, Data{}, 2);
   save_checkpoint(path, m, &opt, {{"epoch", "2"}});
   const std::string cmd = std::string("python3 ") + TG_SOURCE_DIR + "/tests/nn/check_safetensors.py " + path +
-                          " > " + dir.file("out.txt") + " 2>&1";
+                          " > " + (dir / "out.txt") + " 2>&1";
   const int rc = std::system(cmd.c_str());
-  const std::string out = read_bytes(dir.file("out.txt"));
+  const std::string out = read_file(dir / "out.txt");
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(out.find("fc1.weight") != std::string::npos);

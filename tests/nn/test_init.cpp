@@ -1,12 +1,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "autograd/tape.hpp"
 #include "nn/init.hpp"
+#include "tensor/atomic_file.hpp"
 #include "tensor/ops.hpp"
 
 using namespace tg;
@@ -16,11 +16,7 @@ using Json = nlohmann::json;
 namespace {
 
 const Json& fixture() {
-  static const Json j = [] {
-    std::ifstream in(std::string(TG_SOURCE_DIR) + "/tests/nn/fixtures/layers.json");
-    REQUIRE(in.good());
-    return Json::parse(in);
-  }();
+  static const Json j = Json::parse(read_file(TG_SOURCE_DIR "/tests/nn/fixtures/layers.json"));
   return j;
 }
 

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.hpp"
 #include "nn/layers.hpp"
+#include "tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;
@@ -15,11 +15,7 @@ using Json = nlohmann::json;
 namespace {
 
 const Json& fixture() {
-  static const Json j = [] {
-    std::ifstream in(std::string(TG_SOURCE_DIR) + "/tests/nn/fixtures/layers.json");
-    REQUIRE(in.good());
-    return Json::parse(in);
-  }();
+  static const Json j = Json::parse(read_file(TG_SOURCE_DIR "/tests/nn/fixtures/layers.json"));
   return j;
 }
 

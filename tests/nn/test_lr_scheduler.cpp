@@ -3,12 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "nn/lr_scheduler.hpp"
+#include "tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;
@@ -30,9 +30,7 @@ std::unique_ptr<optim::LRScheduler> make(optim::Optimizer& opt, const Json& spec
 }  // namespace
 
 TEST_CASE("schedules match PyTorch's lrs over 100 steps", "[lr_scheduler]") {
-  std::ifstream in(std::string(TG_SOURCE_DIR) + "/tests/nn/fixtures/lr_scheduler.json");
-  REQUIRE(in.good());
-  const Json fx = Json::parse(in);
+  const Json fx = Json::parse(read_file(TG_SOURCE_DIR "/tests/nn/fixtures/lr_scheduler.json"));
   REQUIRE(fx["schedules"].size() >= 7);
   for (const auto& [name, s] : fx["schedules"].items()) {
     SECTION(name) {

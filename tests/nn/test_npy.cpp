@@ -1,11 +1,10 @@
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 
 #include "nn/npy.hpp"
+#include "support.hpp"
+#include "tensor/atomic_file.hpp"
 #include "tensor/ops.hpp"
 
 using namespace tg;
@@ -15,12 +14,6 @@ namespace {
 
 std::string fixture_path(const std::string& name) {
   return std::string(TG_SOURCE_DIR) + "/tests/nn/fixtures/npy/" + name + ".npy";
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 void expect_error(const std::string& bytes, const std::string& what, std::uint64_t offset) {
@@ -69,7 +62,7 @@ TEST_CASE("files written by NumPy load, and saving them again gives NumPy's byte
     CHECK(t.shape() == c.shape);
     const auto v = t.to_vector();
     for (std::size_t i = 0; i < c.first.size(); ++i) CHECK(v[i] == c.first[i]);
-    CHECK(nn::npy_bytes(t) == read_bytes(fixture_path(c.name)));
+    CHECK(nn::npy_bytes(t) == read_file(fixture_path(c.name)));
   }
 }
 
@@ -92,7 +85,7 @@ TEST_CASE("what NumPy can write but tapegrad does not read is refused clearly", 
 }
 
 TEST_CASE("malformed .npy files are FormatErrors with the byte", "[npy]") {
-  const std::string good = read_bytes(fixture_path("f32_2x3"));
+  const std::string good = read_file(fixture_path("f32_2x3"));
   expect_error("PK\x03\x04 not numpy", "magic string", 0);
   expect_error(good.substr(0, 7), "ends inside the version", 7);
   std::string v9 = good;
@@ -120,18 +113,15 @@ TEST_CASE("malformed .npy files are FormatErrors with the byte", "[npy]") {
 }
 
 TEST_CASE("save_npy round trip, atomically", "[npy]") {
-  const fs::path dir = fs::temp_directory_path() / ("tg_nn_npy_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  tgtest::TempDir dir("npy");
   for (DType d : {DType::f32, DType::f64}) {
     const Tensor t = Tensor::randn({3, 17, 2}, d);
-    const std::string path = (dir / "t.npy").string();
+    const std::string path = dir / "t.npy";
     nn::save_npy(path, t);
     CHECK(fs::file_size(path) % 64 == (t.nbytes() % 64));  // the data starts at a multiple of 64
     CHECK(allclose(nn::load_npy(path), t, 0, 0));
   }
-  CHECK_THROWS_AS(nn::save_npy((dir / "no" / "t.npy").string(), Tensor::ones({1})), Error);
-  CHECK_FALSE(fs::exists(dir / "no"));
-  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
-  fs::remove_all(dir);
+  CHECK_THROWS_AS(nn::save_npy(dir / "no/t.npy", Tensor::ones({1})), Error);
+  CHECK_FALSE(fs::exists(dir.path / "no"));
+  CHECK(dir.count_files() == 1);
 }

@@ -3,13 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.hpp"
 #include "nn/optim.hpp"
+#include "tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;
@@ -17,11 +17,7 @@ using Json = nlohmann::json;
 namespace {
 
 const Json& fixture() {
-  static const Json j = [] {
-    std::ifstream in(std::string(TG_SOURCE_DIR) + "/tests/nn/fixtures/optim.json");
-    REQUIRE(in.good());
-    return Json::parse(in);
-  }();
+  static const Json j = Json::parse(read_file(TG_SOURCE_DIR "/tests/nn/fixtures/optim.json"));
   return j;
 }
 

@@ -1,16 +1,12 @@
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "nn/safetensors.hpp"
+#include "support.hpp"
 #include "tensor/ops.hpp"
 
 using namespace tg;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -133,20 +129,17 @@ TEST_CASE("every malformed file is a FormatError with the file and byte", "[safe
 }
 
 TEST_CASE("saving is atomic and leaves no temporary file", "[safetensors]") {
-  const fs::path dir = fs::temp_directory_path() / ("tg_nn_st_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string path = (dir / "w.safetensors").string();
+  tgtest::TempDir dir("safetensors");
+  const std::string path = dir / "w.safetensors";
   nn::save_safetensors(path, {{"w", Tensor::ones({2, 2})}}, {{"k", "v"}});
   nn::save_safetensors(path, {{"w", Tensor::full({3}, 2.0)}});  // replaces the old file
   const auto f = nn::load_safetensors(path);
   CHECK(f.tensors[0].second.shape() == Shape{3});
   CHECK(f.metadata.empty());
-  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
-  CHECK_THROWS_AS(nn::save_safetensors((dir / "missing" / "w.safetensors").string(), {{"w", Tensor::ones({1})}}),
+  CHECK(dir.count_files() == 1);
+  CHECK_THROWS_AS(nn::save_safetensors(dir / "missing/w.safetensors", {{"w", Tensor::ones({1})}}),
                   Error);
   CHECK_THROWS_AS(nn::save_safetensors(path, {{"__metadata__", Tensor::ones({1})}}), ValueError);
-  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
-  CHECK_THROWS_WITH(nn::load_safetensors((dir / "nope.safetensors").string()), Catch::Contains("cannot read"));
-  fs::remove_all(dir);
+  CHECK(dir.count_files() == 1);
+  CHECK_THROWS_WITH(nn::load_safetensors(dir / "nope.safetensors"), Catch::Contains("cannot read"));
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/kernels_dispatch.hpp"
 #include "tensor/kernels_ref.hpp"
@@ -24,6 +25,11 @@ using tg::kernels::detail::Unit;
 namespace kernels = tg::kernels;
 namespace detail = tg::kernels::detail;
 namespace ref = tg::kernels::ref;
+using tgtest::dtype_name;
+using tgtest::inf;
+using tgtest::nan;
+using tgtest::Rng;
+using tgtest::ulp_distance;
 
 // Runs the enclosing scope on unit u, then restores the unit that was active.
 struct UseUnit {
@@ -35,43 +41,6 @@ struct UseUnit {
 };
 
 const std::vector<std::int64_t> sizes = {0, 1, 7, 15, 16, 17, 33, 1000};
-
-template <class T>
-constexpr T inf = std::numeric_limits<T>::infinity();
-template <class T>
-constexpr T nan = std::numeric_limits<T>::quiet_NaN();
-
-template <class T>
-std::string dtype_name() {
-  return sizeof(T) == 4 ? "f32" : "f64";
-}
-
-// Distance in units in the last place: the number of representable values between a and b.
-// +0 and -0 are the same value; NaN matches only NaN; an infinity matches only itself.
-template <class T>
-std::uint64_t ulp_distance(T a, T b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : UINT64_MAX;
-  if (a == b) return 0;
-  if (std::isinf(a) || std::isinf(b)) return UINT64_MAX;
-  using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
-  auto ordered = [](T x) {
-    I i;
-    std::memcpy(&i, &x, sizeof i);
-    // Negative floats count down from 0 so that the integers are ordered like the values.
-    return i < 0 ? std::int64_t(std::numeric_limits<I>::min()) - std::int64_t(i) : std::int64_t(i);
-  };
-  const std::int64_t d = ordered(a) - ordered(b);
-  return static_cast<std::uint64_t>(d < 0 ? -d : d);
-}
-
-// A small deterministic generator (the same numbers on every standard library).
-struct Rng {
-  std::uint64_t s;
-  double uniform() {  // [0, 1)
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(s >> 11) * 0x1.0p-53;
-  }
-};
 
 // n values in [lo, hi], with special values planted at a few positions (different ones per n, so that
 // they land both in the SIMD body and in the tail).

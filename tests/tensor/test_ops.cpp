@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 
@@ -25,42 +26,14 @@ using tg::DType;
 using tg::Shape;
 using tg::Tensor;
 using L = long double;
+using tgtest::bitwise_equal;
+using tgtest::dtype_name;
+using tgtest::inf;
+using tgtest::Rng;
+using tgtest::ulp_distance;
+using tgtest::values_of;
 
 const std::vector<std::int64_t> sizes = {0, 1, 7, 15, 16, 17, 33, 1000};
-
-template <class T>
-constexpr T inf = std::numeric_limits<T>::infinity();
-
-template <class T>
-std::string type_name() {
-  return sizeof(T) == 4 ? "f32" : "f64";
-}
-
-// Distance in units in the last place; 0 for equal values (+0 == -0) and for two NaNs.
-template <class T>
-std::uint64_t ulp_distance(T a, T b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : UINT64_MAX;
-  if (a == b) return 0;
-  if (std::isinf(a) || std::isinf(b)) return UINT64_MAX;
-  using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
-  auto ordered = [](T x) {
-    I i;
-    std::memcpy(&i, &x, sizeof i);
-    return i < 0 ? std::int64_t(std::numeric_limits<I>::min()) - std::int64_t(i) : std::int64_t(i);
-  };
-  const std::int64_t d = ordered(a) - ordered(b);
-  return static_cast<std::uint64_t>(d < 0 ? -d : d);
-}
-
-// A small deterministic generator.
-struct Rng {
-  std::uint64_t s;
-  double uniform() {  // [0, 1)
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(s >> 11) * 0x1.0p-53;
-  }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-};
 
 // Values in [lo, hi]; with min_abs > 0, values closer to 0 than that are pushed away from it
 // (kinks).
@@ -73,18 +46,6 @@ Tensor random_tensor(const Shape& shape, DType dt, double lo, double hi, std::ui
     if (std::abs(x) < min_abs) x = x < 0 ? -min_abs - 0.5 : min_abs + 0.5;
   }
   return Tensor::from_values(shape, v, dt);
-}
-
-template <class T>
-std::vector<T> values_of(const Tensor& t) {
-  const T* p = t.data<T>();
-  return std::vector<T>(p, p + t.numel());
-}
-
-template <class T>
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // Checks got against want element by element within `ulps`; reports the first mismatch.
@@ -350,7 +311,7 @@ TEMPLATE_TEST_CASE("unary ops match a scalar reference", "[ops][unary]", float, 
   constexpr DType dt = tg::dtype_of<T>();
   for (const UnaryCase& c : unary_cases) {
     for (std::int64_t n : sizes) {
-      INFO(c.name << " " << type_name<T>() << " n=" << n);
+      INFO(c.name << " " << dtype_name<T>() << " n=" << n);
       const Tensor x = random_tensor({n}, dt, c.lo, c.hi, std::uint64_t(n) + 17, c.min_abs);
       std::vector<T> want;
       for (T v : values_of<T>(x)) want.push_back(ref_unary(c.op, v));
@@ -362,7 +323,7 @@ TEMPLATE_TEST_CASE("unary ops match a scalar reference", "[ops][unary]", float, 
     const Tensor x3 = random_tensor({3, 5, 7}, dt, c.lo, c.hi, 99, c.min_abs);
     const Tensor y3 = c.fn(x3);
     CHECK(y3.shape() == Shape{3, 5, 7});
-    CHECK(same_bits<T>(y3.reshape({105}), c.fn(x3.reshape({105}))));
+    CHECK(bitwise_equal(y3.reshape({105}), c.fn(x3.reshape({105}))));
   }
 }
 
@@ -372,7 +333,7 @@ TEMPLATE_TEST_CASE("binary ops on equal shapes match a scalar reference", "[ops]
   constexpr DType dt = tg::dtype_of<T>();
   for (const BinaryCase& c : binary_cases) {
     for (std::int64_t n : sizes) {
-      INFO(c.name << " " << type_name<T>() << " n=" << n);
+      INFO(c.name << " " << dtype_name<T>() << " n=" << n);
       auto [a, b] = binary_inputs(c.op, {n}, {n}, dt, std::uint64_t(n));
       const Tensor y = c.fn(a, b);
       CHECK(y.shape() == Shape{n});
@@ -394,7 +355,7 @@ TEMPLATE_TEST_CASE("binary ops broadcast like NumPy", "[ops][binary][broadcast]"
       const Shape& sa = swap ? s1 : s0;
       const Shape& sb = swap ? s0 : s1;
       for (const BinaryCase& c : binary_cases) {
-        INFO(c.name << " " << type_name<T>() << " " << tg::shape_str(sa) << " x "
+        INFO(c.name << " " << dtype_name<T>() << " " << tg::shape_str(sa) << " x "
                     << tg::shape_str(sb));
         auto [a, b] = binary_inputs(c.op, sa, sb, dt, ++seed);
         const Tensor y = c.fn(a, b);
@@ -482,11 +443,11 @@ TEMPLATE_TEST_CASE("operators with tensors and scalars", "[ops][operators]", flo
   constexpr DType dt = tg::dtype_of<T>();
   const Tensor a = random_tensor({4, 7}, dt, -3, 3, 5);
   const Tensor b = random_tensor({7}, dt, 1, 3, 6);
-  CHECK(same_bits<T>(a + b, tg::add(a, b)));
-  CHECK(same_bits<T>(a - b, tg::sub(a, b)));
-  CHECK(same_bits<T>(a * b, tg::mul(a, b)));
-  CHECK(same_bits<T>(a / b, tg::div(a, b)));
-  CHECK(same_bits<T>(-a, tg::neg(a)));
+  CHECK(bitwise_equal(a + b, tg::add(a, b)));
+  CHECK(bitwise_equal(a - b, tg::sub(a, b)));
+  CHECK(bitwise_equal(a * b, tg::mul(a, b)));
+  CHECK(bitwise_equal(a / b, tg::div(a, b)));
+  CHECK(bitwise_equal(-a, tg::neg(a)));
 
   const auto av = values_of<T>(a);
   const T s = T(1.25);
@@ -553,9 +514,9 @@ TEST_CASE("element-wise results do not depend on the thread count", "[ops][threa
   tg::set_num_threads(2);
   const Tensor y2 = tg::mul(a, b), e2 = tg::exp(a), w2 = tg::where(tg::gt(a, b), a, b);
   tg::set_num_threads(saved);
-  CHECK(same_bits<float>(y1, y2));
-  CHECK(same_bits<float>(e1, e2));
-  CHECK(same_bits<float>(w1, w2));
+  CHECK(bitwise_equal(y1, y2));
+  CHECK(bitwise_equal(e1, e2));
+  CHECK(bitwise_equal(w1, w2));
 }
 
 // --- reductions ----------------------------------------------------------------------------------
@@ -658,7 +619,7 @@ TEMPLATE_TEST_CASE("reductions over every set of axes of a (3, 4, 5) tensor", "[
         if (!red[a]) squeezed.push_back(x.shape()[a]);
       for (bool keepdim : {false, true}) {
         for (const Axes& ax : {axes, neg_axes}) {
-          INFO(reduce_name(kind) << " " << type_name<T>() << " axes mask " << mask << " keepdim "
+          INFO(reduce_name(kind) << " " << dtype_name<T>() << " axes mask " << mask << " keepdim "
                                  << keepdim << (ax == neg_axes ? " (negative axes)" : ""));
           const Tensor y = reduce_op(kind, x, ax, keepdim);
           CHECK(y.shape() == (keepdim ? want.out_shape : squeezed));
@@ -675,8 +636,8 @@ TEMPLATE_TEST_CASE("reductions over every set of axes of a (3, 4, 5) tensor", "[
 TEST_CASE("reductions: axis order, duplicates, out of range", "[ops][reduce][errors]") {
   const Tensor x = random_tensor({3, 4, 5}, DType::f64, -1, 1, 3);
   // The order of the axes given does not matter.
-  CHECK(same_bits<double>(tg::sum(x, {2, 0}), tg::sum(x, {0, 2})));
-  CHECK(same_bits<double>(tg::max(x, {-1, 0}, true), tg::max(x, {0, 2}, true)));
+  CHECK(bitwise_equal(tg::sum(x, {2, 0}), tg::sum(x, {0, 2})));
+  CHECK(bitwise_equal(tg::max(x, {-1, 0}, true), tg::max(x, {0, 2}, true)));
 
   CHECK_THROWS_AS(tg::sum(x, {0, 0}), tg::ShapeError);
   CHECK_THROWS_AS(tg::sum(x, {1, -2}), tg::ShapeError);  // the same axis twice
@@ -891,9 +852,9 @@ TEMPLATE_TEST_CASE("permute and transpose against index arithmetic", "[ops][shap
 
   const Tensor t = tg::transpose(x);  // the last two axes by default
   CHECK(t.shape() == Shape{2, 4, 3});
-  CHECK(same_bits<T>(t, tg::permute(x, {0, 2, 1})));
-  CHECK(same_bits<T>(tg::transpose(x, 0, 2), tg::permute(x, {2, 1, 0})));
-  CHECK(same_bits<T>(tg::transpose(tg::transpose(x, 0, -1), 0, -1), x));
+  CHECK(bitwise_equal(t, tg::permute(x, {0, 2, 1})));
+  CHECK(bitwise_equal(tg::transpose(x, 0, 2), tg::permute(x, {2, 1, 0})));
+  CHECK(bitwise_equal(tg::transpose(tg::transpose(x, 0, -1), 0, -1), x));
   const Tensor m = Tensor::from_values({2, 3}, {1, 2, 3, 4, 5, 6}, dt);
   CHECK(tg::transpose(m).to_vector() == std::vector<double>{1, 4, 2, 5, 3, 6});
 
@@ -955,7 +916,7 @@ TEMPLATE_TEST_CASE("concat along each axis", "[ops][shape]", float, double) {
       const double expect = src->at({j[0], j[1], j[2]});
       if (y.data<TestType>()[flat] != TestType(expect)) FAIL("mismatch at " << flat);
     });
-    CHECK(same_bits<TestType>(tg::concat({a, b, c}, axis - 3), y));
+    CHECK(bitwise_equal(tg::concat({a, b, c}, axis - 3), y));
     // Mismatch outside the axis.
     Shape bad = base;
     bad[(axis + 1) % 3] += 1;
@@ -1000,7 +961,7 @@ TEMPLATE_TEST_CASE("index_select with repeats, and index_add as its adjoint", "[
     for (std::size_t i = 0; i < std::size_t(x.numel()); ++i)
       rhs += L(x.data<T>()[i]) * back.data<T>()[i];
     CHECK(double(lhs) == Approx(double(rhs)).epsilon(sizeof(T) == 4 ? 1e-6 : 1e-12));
-    CHECK(same_bits<T>(tg::index_select(x, axis - 3, idx), y));
+    CHECK(bitwise_equal(tg::index_select(x, axis - 3, idx), y));
   }
   // Repeated indices add up; indices not picked get zero.
   const Tensor src = Tensor::from_values({3, 2}, {1, 2, 10, 20, 100, 200}, dt);

@@ -14,17 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/error.hpp"
 
 namespace {
 
 using Range = std::pair<std::int64_t, std::int64_t>;
-
-// Restores the pool size when a test that changes it ends.
-struct ThreadsGuard {
-  int saved = tg::num_threads();
-  ~ThreadsGuard() { tg::set_num_threads(saved); }
-};
+using tgtest::ThreadsGuard;
 
 // Runs parallel_for and returns the chunks fn received, sorted.
 std::vector<Range> chunks_of(std::int64_t begin, std::int64_t end, std::int64_t grain) {

@@ -13,12 +13,14 @@
 #include <numbers>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/error.hpp"
 #include "tensor/parallel.hpp"
 
 namespace {
 
 using Philox = r123::Philox4x32;
+using tgtest::ThreadsGuard;
 
 Philox::ctr_type philox(std::uint64_t seed, std::uint64_t block) {
   const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
@@ -52,13 +54,6 @@ std::vector<T> fill_with_threads(int threads, std::int64_t n, const Fill& fill) 
   fill(g, out.data(), n);
   return out;
 }
-
-// Restores the pool size when a test that changes it ends.
-struct ThreadsGuard {
-  int saved = tg::num_threads();
-  ~ThreadsGuard() { tg::set_num_threads(saved); }
-};
-
 }  // namespace
 
 TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[random]") {

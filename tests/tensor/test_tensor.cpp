@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/tensor.hpp"
 
 namespace {
@@ -18,16 +19,8 @@ namespace {
 using tg::DType;
 using tg::Shape;
 using tg::Tensor;
-
-template <class T>
-std::vector<T> values_of(const Tensor& t) {
-  const T* p = t.data<T>();
-  return std::vector<T>(p, p + t.numel());
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using tgtest::contains;
+using tgtest::values_of;
 
 bool aligned64(const Tensor& t) { return reinterpret_cast<std::uintptr_t>(t.raw_data()) % 64 == 0; }
 

@@ -4,47 +4,27 @@
 // run writes all its files, and eval, sample, interpolate, manifold and compare work on its
 // checkpoints.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+#include "tensor/atomic_file.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
+using tgtest::TempDir;
+
 const std::string kProgram = TG_BINARY_DIR "/examples/vae/vae";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("tg-test-cli-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string quote(const std::string& s) {
   std::string q = "'";
@@ -67,7 +47,7 @@ struct Result {
 
 // Runs the program with `args` (each quoted for the shell), capturing stdout and stderr.
 Result run(const std::vector<std::string>& args) {
-  static TempDir logs;
+  static TempDir logs("cli-logs");
   static int counter = 0;
   if (!fs::exists(kProgram))
     FAIL("the vae program is not built: "
@@ -86,8 +66,8 @@ Result run(const std::vector<std::string>& args) {
   const int raw = std::system(cmd.c_str());
   Result r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = tg::read_file(out);
+  r.err = tg::read_file(err);
   UNSCOPED_INFO("$ " << shown << "\nexit " << r.status << "\nstdout: " << r.out
                      << "\nstderr: " << r.err);
   return r;
@@ -99,7 +79,7 @@ const std::vector<std::string> kTrainFiles{
 
 // A tiny trained run, made once and shared by the tests that need a checkpoint.
 struct TinyRun {
-  TempDir dir;
+  TempDir dir{"cli-run"};
   Result result;
   std::string checkpoint;
   TinyRun(const std::vector<std::string>& extra = {}) {
@@ -119,7 +99,7 @@ const TinyRun& tiny_latent2_run() {
   return r;
 }
 
-bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
+bool is_png(const std::string& path) { return tg::read_file(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
 
 }  // namespace
 
@@ -135,7 +115,7 @@ TEST_CASE("cli: --help lists the commands", "[vae][cli]") {
 }
 
 TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
-  TempDir tmp;
+  TempDir tmp("cli");
   SECTION("no command") {
     const Result r = run({});
     CHECK(r.status == 2);
@@ -189,7 +169,7 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
 
 TEST_CASE("cli: bad files and folders exit 1 with a clear message and no partial output",
           "[vae][cli]") {
-  TempDir tmp;
+  TempDir tmp("cli");
   SECTION("--data a missing folder names it, and creates no output folder") {
     const Result r = run({"train", "--data", "/nonexistent-tg-data", "--out", tmp / "run"});
     CHECK(r.status == 1);
@@ -203,7 +183,7 @@ TEST_CASE("cli: bad files and folders exit 1 with a clear message and no partial
     CHECK(r.status == 1);
     CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(tmp / "file/sub"));
     CHECK(files_in(tmp.path) == std::set<std::string>{"file"});
-    CHECK(slurp(tmp / "file") == "x");
+    CHECK(tg::read_file(tmp / "file") == "x");
   }
   SECTION("eval --checkpoint missing.safetensors names the file") {
     const Result r = run({"eval", "--checkpoint", tmp / "missing.safetensors"});
@@ -217,7 +197,7 @@ TEST_CASE("cli: bad files and folders exit 1 with a clear message and no partial
     CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("is a folder"));
   }
   SECTION("a truncated checkpoint: the file and the byte are named") {
-    const std::string bytes = slurp(tiny_run().checkpoint);
+    const std::string bytes = tg::read_file(tiny_run().checkpoint);
     REQUIRE(bytes.size() > 1000);
     for (std::size_t keep : {std::size_t(4), std::size_t(500), bytes.size() - 100}) {
       std::ofstream(tmp / "cut.safetensors", std::ios::binary) << bytes.substr(0, keep);
@@ -229,7 +209,7 @@ TEST_CASE("cli: bad files and folders exit 1 with a clear message and no partial
     }
   }
   SECTION("a garbled checkpoint: the file and the byte are named") {
-    std::string bytes = slurp(tiny_run().checkpoint);
+    std::string bytes = tg::read_file(tiny_run().checkpoint);
     bytes[8] = '[';  // the JSON header must be an object
     std::ofstream(tmp / "garbled.safetensors", std::ios::binary) << bytes;
     Result r = run({"sample", "--checkpoint", tmp / "garbled.safetensors", "--out", tmp / "s.png"});
@@ -314,7 +294,7 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
                           Catch::Contains("IWAE") && Catch::Contains("active units"));
   }
   SECTION("sample and interpolate write their PNGs") {
-    TempDir tmp;
+    TempDir tmp("cli");
     Result r =
         run({"sample", "--checkpoint", run0.checkpoint, "--n", "16", "--out", tmp / "s.png"});
     CHECK(r.status == 0);
@@ -334,7 +314,7 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
   SECTION("manifold on a latent-2 model") {
     const TinyRun& run2 = tiny_latent2_run();
     REQUIRE(run2.result.status == 0);
-    TempDir tmp;
+    TempDir tmp("cli");
     const Result r =
         run({"manifold", "--checkpoint", run2.checkpoint, "--n", "6", "--out", tmp / "m.png"});
     CHECK(r.status == 0);
@@ -343,7 +323,7 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
 }
 
 TEST_CASE("cli: compare trains both models and writes one figure", "[vae][cli]") {
-  TempDir tmp;
+  TempDir tmp("cli");
   const Result r = run(
       {"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--out", tmp / "cmp"});
   REQUIRE(r.status == 0);
@@ -351,7 +331,7 @@ TEST_CASE("cli: compare trains both models and writes one figure", "[vae][cli]")
   for (const char* model : {"ae", "vae"})
     for (const auto& f : kTrainFiles) want.insert(std::string(model) + "/" + f);
   CHECK(files_in(tmp.path / "cmp") == want);
-  const std::string svg = slurp(tmp / "cmp/compare.svg");
+  const std::string svg = tg::read_file(tmp / "cmp/compare.svg");
   CHECK(svg.rfind("<svg", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
   CHECK(svg.find("data:image/png;base64,") != std::string::npos);
@@ -359,7 +339,7 @@ TEST_CASE("cli: compare trains both models and writes one figure", "[vae][cli]")
 }
 
 TEST_CASE("cli: eval and interpolate default to the data the model was trained on", "[vae][cli]") {
-  TempDir tmp;
+  TempDir tmp("cli");
   const fs::path digits = tmp.path / "digits";
   fs::create_directories(digits);
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -2,18 +2,16 @@
 // of bad file (written to a temporary folder here) is an error naming the file and the byte offset.
 #include "examples/vae/idx.hpp"
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "tensor/error.hpp"
 
 namespace fs = std::filesystem;
@@ -21,24 +19,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("tg-test-idx-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_bytes(const std::string& path, const Bytes& b) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+using tgtest::contains;
+using tgtest::TempDir;
+using tgtest::write_bytes;
 
 Bytes gzip(const Bytes& in) {
   z_stream zs{};
@@ -83,8 +66,6 @@ tg::FormatError format_error(const std::function<void()>& f) {
   }
   throw std::runtime_error("expected tg::FormatError, but nothing was thrown");
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // The message names the file and the offset ("<file>: byte <offset>: ...") and says what it expected.
 void check_message(const tg::FormatError& e, const std::string& file, std::uint64_t offset, const std::string& part) {
@@ -133,7 +114,7 @@ TEST_CASE("the embedded MNIST subset loads with the documented counts", "[idx]")
 }
 
 TEST_CASE("read_idx_images reads gzipped and raw files alike, detected by content", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   const Bytes raw = images_idx(3, 5, 4);
   write_bytes(dir / "raw.idx", raw);
   write_bytes(dir / "zipped.idx", gzip(raw));      // gzip without the .gz extension
@@ -158,7 +139,7 @@ TEST_CASE("read_idx_images reads gzipped and raw files alike, detected by conten
 }
 
 TEST_CASE("read_idx rejects bad headers with the file and the byte offset", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   const std::string f = dir / "bad";
 
   SECTION("wrong magic") {
@@ -210,7 +191,7 @@ TEST_CASE("read_idx rejects bad headers with the file and the byte offset", "[id
 }
 
 TEST_CASE("read_idx rejects data of the wrong length and bad labels", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   const std::string f = dir / "bad";
 
   SECTION("truncated data") {
@@ -241,7 +222,7 @@ TEST_CASE("read_idx rejects data of the wrong length and bad labels", "[idx]") {
 }
 
 TEST_CASE("read_idx rejects damaged gzip files", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   const std::string f = dir / "bad.gz";
   const Bytes good = gzip(images_idx(20, 28, 28));
 
@@ -281,7 +262,7 @@ TEST_CASE("read_idx rejects damaged gzip files", "[idx]") {
 }
 
 TEST_CASE("a missing file is a clear tg::Error", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   const std::string f = dir / "nope-images-idx3-ubyte.gz";
   try {
     vae::read_idx_images(f);
@@ -295,7 +276,7 @@ TEST_CASE("a missing file is a clear tg::Error", "[idx]") {
 }
 
 TEST_CASE("load_mnist_dir checks the folder, the four files and their counts", "[idx]") {
-  TempDir dir;
+  TempDir dir("idx");
   auto write_set = [&](const std::string& prefix, std::uint32_t n_images, std::size_t n_labels, bool gz) {
     const Bytes im = images_idx(n_images, 28, 28);
     const Bytes lab = labels_idx(Bytes(n_labels, 7));

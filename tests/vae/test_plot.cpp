@@ -3,20 +3,18 @@
 // directions and satisfies C v = lambda v, and the inverse normal CDF matches known quantiles.
 #include "examples/vae/plot.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "examples/vae/idx.hpp"
+#include "support.hpp"
+#include "tensor/atomic_file.hpp"
 #include "tensor/error.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -28,29 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("tg-test-plot-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::uint32_t be32(const std::string& s, std::size_t at) {
-  return (std::uint32_t(std::uint8_t(s[at])) << 24) | (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
-         (std::uint32_t(std::uint8_t(s[at + 2])) << 8) | std::uint32_t(std::uint8_t(s[at + 3]));
-}
+using tgtest::be32;
+using tgtest::contains;
+using tgtest::TempDir;
 
 struct Decoded {
   int w = 0, h = 0;
@@ -141,12 +119,10 @@ bool well_formed(const std::string& s, std::string& why) {
   return had_root;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 }  // namespace
 
 TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plot]") {
-  TempDir dir;
+  TempDir dir("plot");
   const vae::Images im = vae::read_idx_images(vae::default_data_dir() + "/t10k-images-idx3-ubyte.gz");
   std::vector<std::vector<float>> floats(7, std::vector<float>(28 * 28));
   std::vector<const float*> tiles;
@@ -157,7 +133,7 @@ TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plo
   const std::string path = dir / "grid.png";
   vae::write_png_grid(path, tiles, 28, 28, /*grid_cols=*/4, /*scale=*/2, /*pad=*/2);
 
-  const std::string png = slurp(path);
+  const std::string png = tg::read_file(path);
   REQUIRE(png.size() > 33);
   CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
   CHECK(png.substr(12, 4) == "IHDR");
@@ -184,12 +160,12 @@ TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plo
 }
 
 TEST_CASE("write_png_grid lays out caller-given rows and clamps values", "[plot]") {
-  TempDir dir;
+  TempDir dir("plot");
   const std::vector<float> a = {-1.0f, 0.0f, 0.5f, 2.0f}, b = {NAN, 1.0f, 0.25f, 0.75f};
   const std::string path = dir / "rows.png";
   vae::write_png_grid(path, {{a.data(), b.data()}, {nullptr, a.data(), b.data()}}, 2, 2, /*scale=*/1, /*pad=*/1,
                       /*pad_value=*/1.0f);
-  const Decoded d = decode_png(slurp(path));
+  const Decoded d = decode_png(tg::read_file(path));
   CHECK(d.w == 3 * 3 + 1);
   CHECK(d.h == 2 * 3 + 1);
   CHECK(d.at(0, 0) == 255);
@@ -205,7 +181,7 @@ TEST_CASE("write_png_grid lays out caller-given rows and clamps values", "[plot]
 }
 
 TEST_CASE("write_png_grid rejects bad arguments and fails without leaving files", "[plot]") {
-  TempDir dir;
+  TempDir dir("plot");
   const std::vector<float> a(4, 0.5f);
   CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", std::vector<const float*>{}, 2, 2, 1), tg::ValueError);
   CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", {a.data()}, 0, 2, 1), tg::ValueError);
@@ -216,7 +192,7 @@ TEST_CASE("write_png_grid rejects bad arguments and fails without leaving files"
 }
 
 TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels present", "[plot]") {
-  TempDir dir;
+  TempDir dir("plot");
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
   std::vector<float> x, y;
@@ -232,7 +208,7 @@ TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels 
   label.push_back(1);
   const std::string path = dir / "latent.svg";
   vae::write_scatter_svg(path, x, y, label, "Latent space <z> & 'labels'", "z[0]", "z[1]");
-  const std::string svg = slurp(path);
+  const std::string svg = tg::read_file(path);
   std::string why;
   const bool ok = well_formed(svg, why);
   INFO(why);
@@ -250,11 +226,11 @@ TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels 
   CHECK_THROWS_AS(vae::write_scatter_svg(path, {1.0f}, {1.0f}, {10}, "", "", ""), tg::ValueError);
   // No labels: one colour, no legend; a single point still gets a sensible range.
   vae::write_scatter_svg(path, {2.0f}, {2.0f}, {}, "one", "x", "y");
-  CHECK(well_formed(slurp(path), why));
+  CHECK(well_formed(tg::read_file(path), why));
 }
 
 TEST_CASE("write_line_svg writes well-formed SVG with a legend of the series", "[plot]") {
-  TempDir dir;
+  TempDir dir("plot");
   std::vector<std::pair<double, double>> train, test;
   for (int epoch = 1; epoch <= 20; ++epoch) {
     train.emplace_back(epoch, 200.0 / epoch + 100.0);
@@ -263,7 +239,7 @@ TEST_CASE("write_line_svg writes well-formed SVG with a legend of the series", "
   test.emplace_back(21, NAN);  // skipped
   const std::string path = dir / "loss.svg";
   vae::write_line_svg(path, {{"train", train}, {"test & eval", test}}, "Negative ELBO", "epoch", "nats / image");
-  const std::string svg = slurp(path);
+  const std::string svg = tg::read_file(path);
   std::string why;
   const bool ok = well_formed(svg, why);
   INFO(why);
@@ -276,7 +252,7 @@ TEST_CASE("write_line_svg writes well-formed SVG with a legend of the series", "
   CHECK(contains(svg, ">300</text>"));  // a y tick at a round number
 
   vae::write_line_svg(path, {}, "empty", "x", "y");  // no data still makes a valid, empty chart
-  CHECK(well_formed(slurp(path), why));
+  CHECK(well_formed(tg::read_file(path), why));
 }
 
 TEST_CASE("pca_2d recovers the dominant directions", "[pca]") {

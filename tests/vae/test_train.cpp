@@ -3,17 +3,12 @@
 // JSON object per epoch; model.safetensors loads back into a model rebuilt from its metadata; every
 // figure is a valid PNG (decoded with stb_image, independently of the writer) or SVG; the
 // importance-weighted bound is tighter than the ELBO; the cvae and dynamic binarization run too.
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,6 +20,8 @@
 #include "examples/vae/train.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/safetensors.hpp"
+#include "support.hpp"
+#include "tensor/atomic_file.hpp"
 #include "tensor/error.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -36,36 +33,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("tg-test-train-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::uint32_t be32(const std::string& s, std::size_t at) {
-  return (std::uint32_t(std::uint8_t(s[at])) << 24) |
-         (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
-         (std::uint32_t(std::uint8_t(s[at + 2])) << 8) | std::uint32_t(std::uint8_t(s[at + 3]));
-}
+using tgtest::be32;
+using tgtest::TempDir;
 
 // A valid PNG: the signature, an IHDR of the expected size, and the whole file decodes.
 void check_png(const std::string& path, int width, int height) {
   INFO(path);
-  const std::string b = slurp(path);
+  const std::string b = tg::read_file(path);
   REQUIRE(b.size() > 33);
   CHECK(b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
   CHECK(b.compare(12, 4, "IHDR") == 0);
@@ -85,7 +59,7 @@ int grid_px(int tiles) { return tiles * (28 * 2 + 2) + 2; }
 
 void check_svg(const std::string& path) {
   INFO(path);
-  std::string s = slurp(path);
+  std::string s = tg::read_file(path);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   REQUIRE(s.size() > 20);
   CHECK((s.rfind("<svg", 0) == 0 || s.rfind("<?xml", 0) == 0));
@@ -124,7 +98,7 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
   const vae::Data& data = small_data();
   REQUIRE(data.train.size() == 512);
   REQUIRE(data.test.size() == 256);
-  TempDir tmp;
+  TempDir tmp("train");
   const vae::TrainOptions opt = options(vae::ModelKind::vae, 3, tmp.path.string());
   tg::Generator init(opt.seed);
   vae::Model model(opt.config, &init);
@@ -146,7 +120,7 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
   }
 
   SECTION("metrics.jsonl: one JSON object per epoch with the required keys") {
-    std::istringstream lines(slurp(tmp / "metrics.jsonl"));
+    std::istringstream lines(tg::read_file(tmp / "metrics.jsonl"));
     std::string line;
     int n = 0;
     while (std::getline(lines, line)) {
@@ -216,7 +190,7 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
         {{"VAE", tmp / "interpolation.png", tmp / "samples.png", tmp / "latent.svg",
           history.back().test_recon, history.back().test_kl}});
     check_svg(tmp / "compare.svg");
-    CHECK(slurp(tmp / "compare.svg").find("data:image/png;base64,iVBORw0KGgo") !=
+    CHECK(tg::read_file(tmp / "compare.svg").find("data:image/png;base64,iVBORw0KGgo") !=
           std::string::npos);
     vae::Config c2 = opt.config;
     c2.latent = 2;
@@ -266,7 +240,7 @@ TEST_CASE("train: the same seed trains to the same numbers", "[vae][train]") {
 }
 
 TEST_CASE("train: the cvae trains and draws a chosen digit", "[vae][train]") {
-  TempDir tmp;
+  TempDir tmp("train");
   const vae::TrainOptions opt = options(vae::ModelKind::cvae, 2);
   tg::Generator init(opt.seed);
   vae::Model model(opt.config, &init);
