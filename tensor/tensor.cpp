@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <ostream>
 
 #include "tensor/ops.hpp"
@@ -15,6 +16,18 @@
 namespace tg {
 
 // --- Storage -----------------------------------------------------------------------------------
+
+namespace {
+// glibc serves blocks above 128 KiB with a fresh mmap and returns them with munmap, so every such
+// tensor would cost two system calls and a page fault per 4 KiB on first touch. A training step
+// allocates and frees the same few sizes again and again (a 128 x 784 batch is 392 KiB), so keep
+// them on the heap, where freed blocks are reused, as PyTorch's caching allocator does.
+const bool g_heap_for_tensors = [] {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  return true;
+}();
+}  // namespace
 
 Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   // aligned_alloc needs a size that is a multiple of the alignment; never ask for zero bytes.
