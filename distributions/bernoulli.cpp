@@ -18,7 +18,7 @@ Bernoulli Bernoulli::from_logits(Variable logits, std::optional<bool> validate_a
   if (!logits.defined()) throw ValueError("Bernoulli::from_logits: logits are undefined");
   Bernoulli b(logits, {}, validate_args);
   if (b.validate_args()) {
-    detail::require(detail::all_true(detail::mask_of(logits.value(), [](double l) { return !std::isnan(l); })),
+    detail::require(detail::all_of(logits.value(), [](double l) { return !std::isnan(l); }),
                     "Bernoulli::from_logits", "logits must not be NaN");
   }
   return b;
@@ -30,7 +30,7 @@ Bernoulli Bernoulli::from_probs(Variable probs, std::optional<bool> validate_arg
   Bernoulli b(log(probs) - log1p(-probs), probs, validate_args);
   if (b.validate_args()) {
     detail::require(
-        detail::all_true(detail::mask_of(probs.value(), [](double p) { return p >= 0 && p <= 1; })),
+        detail::all_of(probs.value(), [](double p) { return p >= 0 && p <= 1; }),
         "Bernoulli::from_probs", "probs must be in [0, 1]");
   }
   return b;
@@ -59,9 +59,10 @@ Variable Bernoulli::sample(const Shape& sample_shape, Generator* gen) const {
 // the tape, and their exact value is selected afterwards: 0 for the certain outcome, -inf otherwise.
 Variable Bernoulli::log_prob(const Variable& value) const {
   const Tensor& x = value.value();
-  check_support("log_prob", x, detail::mask_of(x, [](double v) { return v == 0 || v == 1; }));
-  const Tensor infinite = detail::isinf_mask(logits_.value());
-  const bool any_infinite = !detail::all_true(detail::logical_not(infinite));
+  if (validate_args())
+    check_support("log_prob", x, detail::mask_of(x, [](double v) { return v == 0 || v == 1; }));
+  const bool any_infinite = detail::any_of(logits_.value(), [](double v) { return std::isinf(v); });
+  const Tensor infinite = any_infinite ? detail::isinf_mask(logits_.value()) : Tensor();
   const Variable l = any_infinite ? detail::where(infinite, 0.0, logits_) : logits_;
   Variable lp = value * l - softplus(l);
   if (any_infinite) {
@@ -71,8 +72,9 @@ Variable Bernoulli::log_prob(const Variable& value) const {
     const Tensor exact = tg::where(certain, zero, Tensor::scalar(-detail::inf, lv.dtype()));
     lp = detail::where(broadcast_to(infinite, lp.shape()), Variable(exact), lp);
   }
-  const Tensor in_range = detail::mask_of(x, [](double v) { return v >= 0 && v <= 1; });
-  if (!detail::all_true(in_range)) lp = detail::outside_to_neg_inf(in_range, lp);
+  const auto in_unit_interval = [](double v) { return v >= 0 && v <= 1; };
+  if (!detail::all_of(x, in_unit_interval))
+    lp = detail::outside_to_neg_inf(detail::mask_of(x, in_unit_interval), lp);
   return lp;
 }
 

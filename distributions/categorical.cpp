@@ -32,7 +32,7 @@ Categorical::Categorical(Variable logits, std::optional<bool> validate_args)
       k_(logits.size(-1)) {
   if (this->validate_args()) {
     detail::require(
-        detail::all_true(mask_of(log_probs_.value(), [](double l) { return !std::isnan(l); })),
+        detail::all_of(log_probs_.value(), [](double l) { return !std::isnan(l); }),
         "Categorical(logits)", "logits must not be NaN, nor all -inf along the last axis");
   }
 }

@@ -19,7 +19,7 @@ ContinuousBernoulli::ContinuousBernoulli(Variable logits, std::optional<bool> va
       lims_(lims) {
   if (this->validate_args()) {
     detail::require(
-        detail::all_true(mask_of(logits_.value(), [](double l) { return !std::isnan(l); })),
+        detail::all_of(logits_.value(), [](double l) { return !std::isnan(l); }),
         "ContinuousBernoulli(logits)", "logits must not be NaN");
   }
 }

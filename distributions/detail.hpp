@@ -29,6 +29,21 @@ Tensor mask_of(const Tensor& x, Pred pred) {
   });
   return m;
 }
+// Does pred hold for any (every) element? One pass, no mask allocated: for the common-case checks
+// on hot paths (are there infinite logits? are all values inside the support?).
+template <class Pred>
+bool any_of(const Tensor& x, Pred pred) {
+  return visit_dtype(x.dtype(), [&]<class T>() {
+    const T* px = x.data<T>();
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (pred(static_cast<double>(px[i]))) return true;
+    return false;
+  });
+}
+template <class Pred>
+bool all_of(const Tensor& x, Pred pred) {
+  return !any_of(x, [&](double v) { return !pred(v); });
+}
 inline Tensor isinf_mask(const Tensor& x) {
   return mask_of(x, [](double v) { return std::isinf(v); });
 }

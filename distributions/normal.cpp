@@ -18,7 +18,7 @@ Normal::Normal(Variable loc, Variable scale, std::optional<bool> validate_args)
   scale_ = p[1];
   if (this->validate_args()) {
     detail::require(
-        detail::all_true(detail::mask_of(scale_.value(), [](double s) { return s > 0; })),
+        detail::all_of(scale_.value(), [](double s) { return s > 0; }),
         "Normal(loc, scale)", "scale must be > 0");
   }
 }

@@ -280,10 +280,10 @@ class Kit {
     auto bt = [&](const Tensor& t) { return broadcast_to(t.to(dt), be); };
     const bool lower_finite =
         s.lower.defined() &&
-        detail::all_true(detail::mask_of(s.lower, [](double v) { return std::isfinite(v); }));
+        detail::all_of(s.lower, [](double v) { return std::isfinite(v); });
     const bool upper_finite =
         s.upper.defined() &&
-        detail::all_true(detail::mask_of(s.upper, [](double v) { return std::isfinite(v); }));
+        detail::all_of(s.upper, [](double v) { return std::isfinite(v); });
     if (s.kind != Support::Kind::real) {
       if (lower_finite) {
         points.emplace_back("lower - 1", bt(s.lower) - 1.0);
