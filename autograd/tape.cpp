@@ -176,6 +176,12 @@ Variable record(const char* op, const std::vector<Variable>& inputs, Tensor valu
 
 // --- Grad --------------------------------------------------------------------------------------
 
+namespace {
+// sum += g, out of place: a gradient tensor may be shared (add passes g on unchanged to both inputs),
+// so it is never modified. With create_graph the add is recorded like any other op.
+void add_into(Variable& sum, const Variable& g) { sum = sum.defined() ? add(sum, g) : g; }
+}  // namespace
+
 Grad::Grad(const Node& node, Variable out, std::vector<Variable>& input_grads)
     : node_(node), out_(std::move(out)), input_grads_(input_grads) {}
 
@@ -210,7 +216,7 @@ void Grad::accumulate(std::size_t i, const Variable& g) {
   if (g.dtype() != node_.input_dtypes[i])
     throw AutogradError(fmt::format("backward of '{}': the gradient for input {} is {} but the input is {}",
                                     node_.op, i, dtype_name(g.dtype()), dtype_name(node_.input_dtypes[i])));
-  input_grads_[i] = input_grads_[i].defined() ? add(input_grads_[i], g) : g;
+  add_into(input_grads_[i], g);
 }
 
 // --- the engine --------------------------------------------------------------------------------
@@ -228,7 +234,6 @@ struct Engine {
     if (capture)
       for (std::size_t k = 0; k < capture->size(); ++k) capture_index[(*capture)[k].impl().get()] = k;
 
-    auto add_into = [](Variable& slot, const Variable& g) { slot = slot.defined() ? add(slot, g) : g; };
 
     // Seed the roots' slots.
     std::int64_t top = -1;
@@ -306,12 +311,12 @@ struct Engine {
     if (capture) {
       auto it = index.find(leaf.get());
       if (it != index.end())
-        captured[it->second] = captured[it->second].defined() ? add(captured[it->second], g) : g;
+        add_into(captured[it->second], g);
       return;
     }
-    Variable existing = leaf->grad ? Variable(leaf->grad) : Variable();
-    // Out of place: a gradient tensor may be shared by several leaves (add passes g on unchanged).
-    leaf->grad = (existing.defined() ? add(existing, g) : g).impl();
+    Variable sum = leaf->grad ? Variable(leaf->grad) : Variable();
+    add_into(sum, g);
+    leaf->grad = sum.impl();
   }
 
   static Variable default_seed(const Variable& root, const char* fn) {
