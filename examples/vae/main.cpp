@@ -56,18 +56,25 @@ CLI::Validator number_check(bool allow_zero) {
 const CLI::Validator kPositive = number_check(false);
 const CLI::Validator kNonNegative = number_check(true);
 
-// The value must be one of `choices` (a usage error naming them otherwise).
-CLI::Validator one_of(std::vector<std::string> choices) {
+// The value must be one the parser accepts: the parser's own message (which names the choices)
+// becomes a usage error, so the list of choices lives in one place.
+template <class Parse>
+CLI::Validator accepted_by(Parse parse) {
   return CLI::Validator(
-      [choices](std::string& v) -> std::string {
-        if (std::find(choices.begin(), choices.end(), v) != choices.end()) return {};
-        return fmt::format("'{}' is not one of {}", v, fmt::join(choices, ", "));
+      [parse](std::string& v) -> std::string {
+        try {
+          parse(v);
+          return {};
+        } catch (const tg::ValueError& e) {
+          const std::string what = e.what();
+          return what.substr(what.find(": ") + 2);  // drop the "--flag: " prefix; CLI11 names the flag
+        }
       },
       "");
 }
-const CLI::Validator kModels = one_of({"vae", "ae", "sparse-ae", "cvae"});
-const CLI::Validator kBinarize = one_of({"none", "dynamic", "static"});
-const CLI::Validator kLikelihoods = one_of({"bernoulli", "continuous-bernoulli"});
+const CLI::Validator kModels = accepted_by(vae::parse_model);
+const CLI::Validator kBinarize = accepted_by(vae::parse_binarize);
+const CLI::Validator kLikelihoods = accepted_by(vae::parse_likelihood);
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
