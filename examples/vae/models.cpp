@@ -136,6 +136,7 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
   Terms t;
   if (!config_.variational()) {
     const Variable code = encode(x, y).first;
+    t.code = code;
     t.recon = -tg::sum(log_likelihood(decode(code, y), x));
     t.kl = Variable(Tensor::scalar(0, x.dtype()));
     t.objective = t.recon;
@@ -146,6 +147,7 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
     return t;
   }
   const auto [mu, logvar] = encode(x, y);
+  t.code = mu;
   // eq. (10): q(z|x) = N(mu, sigma^2), sigma = exp(logvar / 2)
   const tg::dist::Normal q(mu, tg::exp(logvar * 0.5));
   // eq. (12): z = mu + sigma * eps, eps ~ N(0, I): a reparameterized, differentiable sample

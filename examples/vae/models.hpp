@@ -46,6 +46,7 @@ struct Terms {
   tg::Variable recon;      // -sum log p(x|z)                      (eq. 15)
   tg::Variable kl;         // sum KL(q(z|x) || p(z)); 0 for the AEs (eq. 11)
   tg::Variable penalty;    // sparse-ae: sparsity * sum |code|; undefined otherwise
+  tg::Variable code;       // the deterministic code of each image: mu for the VAEs, h for the AEs
 };
 
 class Model : public tg::nn::Module {

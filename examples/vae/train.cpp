@@ -163,7 +163,7 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
     const Terms t = model.loss(x, y, 1.0, gen);
     r.recon += t.recon.item();
     r.kl += t.kl.item();
-    codes.push_back(model.encode(x, y).first.value());
+    codes.push_back(t.code.value());
   }
   r.recon /= static_cast<double>(r.images);
   r.kl /= static_cast<double>(r.images);
