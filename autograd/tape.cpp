@@ -234,7 +234,6 @@ struct Engine {
     if (capture)
       for (std::size_t k = 0; k < capture->size(); ++k) capture_index[(*capture)[k].impl().get()] = k;
 
-
     // Seed the roots' slots.
     std::int64_t top = -1;
     for (std::size_t r = 0; r < roots.size(); ++r) {

@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <new>
+#include <optional>
 
 #include "tensor/gemm_kernel.hpp"
+#include "tensor/kernels_dispatch.hpp"
 #include "tensor/parallel.hpp"
 
 namespace tg {
@@ -19,30 +20,18 @@ namespace {
 
 using i64 = std::int64_t;
 
-// SIMD levels, best last. The AVX-512 unit is compiled with F/BW/DQ/VL (+AVX2, FMA): all are
-// required.
-enum Level : int { kScalar = 0, kSse42 = 1, kAvx2 = 2, kAvx512 = 3 };
-constexpr const char* kLevelNames[] = {"scalar", "sse4.2", "avx2", "avx512"};
+// The SIMD units, their names and the CPU test are the element-wise kernels' (kernels_dispatch.hpp);
+// the GEMM keeps its own choice of unit, so a test can switch one without the other.
+namespace kd = kernels::detail;
 
-int cpu_level() {
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    return kAvx512;
-  if (avx2) return kAvx2;
-  if (__builtin_cpu_supports("sse4.2")) return kSse42;
-  return kScalar;
-}
+int cpu_level() { return static_cast<int>(kd::supported_units().front()); }
 
 int level_by_name(const char* name) {
-  if (std::strcmp(name, "sse42") == 0) return kSse42;
-  for (int l = kScalar; l <= kAvx512; ++l)
-    if (std::strcmp(name, kLevelNames[l]) == 0) return l;
-  return -1;
+  const std::optional<kd::Unit> u = kd::unit_from_name(name);
+  return u ? static_cast<int>(*u) : -1;
 }
 
-// -1 until first use; then the level every gemm() call uses.
+// -1 until first use; then the level (a kd::Unit) every gemm() call uses.
 std::atomic<int> g_level{-1};
 
 int level() {
@@ -57,6 +46,7 @@ int level() {
   return l;
 }
 
+// The GEMM unit for a level, indexed by kd::Unit: scalar (nullptr: gemm_scalar), sse4.2, avx2, avx512.
 template <class T>
 const Unit<T>* unit_at(int l);
 template <>
@@ -192,7 +182,8 @@ bool select_unit(const char* name) {
   return true;
 }
 
-const char* unit_name() { return kLevelNames[level()]; }
+// The names are string literals, so the view's data() is NUL-terminated.
+const char* unit_name() { return kd::unit_name(static_cast<kd::Unit>(level())).data(); }
 
 }  // namespace gemm_detail
 

@@ -96,15 +96,13 @@ Unit default_unit() {
     }
   const char* env = std::getenv("TG_SIMD");
   if (env == nullptr || *env == '\0') return best;
-  const std::string want(env);
-  for (Unit u : all_units) {
-    if (want != unit_name(u) && !(u == Unit::sse42 && want == "sse42")) continue;
-    if (u > best) {
+  if (const std::optional<Unit> u = unit_from_name(env)) {
+    if (*u > best) {
       std::fprintf(stderr, "tapegrad: TG_SIMD=%s: this CPU lacks it, using %s\n", env,
                    std::string(unit_name(best)).c_str());
       return best;
     }
-    return u;
+    return *u;
   }
   std::fprintf(stderr, "tapegrad: TG_SIMD=%s is not one of avx512, avx2, sse4.2, scalar; using %s\n", env,
                std::string(unit_name(best)).c_str());
@@ -131,6 +129,12 @@ std::string_view unit_name(Unit u) {
     case Unit::scalar: return "scalar";
   }
   return "scalar";
+}
+
+std::optional<Unit> unit_from_name(std::string_view name) {
+  for (Unit u : all_units)
+    if (name == unit_name(u) || (u == Unit::sse42 && name == "sse42")) return u;
+  return std::nullopt;
 }
 
 bool unit_supported(Unit u) { return cpu_has(u); }

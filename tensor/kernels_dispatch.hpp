@@ -3,6 +3,7 @@
 // select_unit() to run every unit in one process.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,8 @@ namespace detail {
 enum class Unit { scalar, sse42, avx2, avx512 };
 
 std::string_view unit_name(Unit u);
+// The unit a TG_SIMD value names: unit_name(u), or "sse42" for sse4.2; supported or not.
+std::optional<Unit> unit_from_name(std::string_view name);
 bool unit_supported(Unit u);          // this CPU (and OS) can run it
 std::vector<Unit> supported_units();  // best first; always ends with Unit::scalar
 Unit active_unit();

@@ -51,7 +51,10 @@ struct Plan {
 template <int N>
 Plan<N> make_plan(const Shape& out, const std::array<const Shape*, N>& in) {
   const std::size_t nd = out.size();
-  // Aligned strides, dropping axes of size 1 (they contribute nothing).
+  std::array<std::vector<std::int64_t>, N> in_stride;
+  for (int k = 0; k < N; ++k) in_stride[k] = contiguous_strides(*in[k]);
+  // Aligned strides, dropping axes of size 1 (they contribute nothing). An axis merges into the one
+  // before it when every operand steps through the two as one.
   std::vector<std::int64_t> size;
   std::vector<std::array<std::int64_t, N>> stride;
   for (std::size_t ax = 0; ax < nd; ++ax) {
@@ -60,42 +63,27 @@ Plan<N> make_plan(const Shape& out, const std::array<const Shape*, N>& in) {
     for (int k = 0; k < N; ++k) {
       const Shape& s = *in[k];
       const std::size_t lead = nd - s.size();
-      if (ax < lead || s[ax - lead] == 1) {
-        st[k] = 0;
-      } else {
-        std::int64_t acc = 1;
-        for (std::size_t j = ax - lead + 1; j < s.size(); ++j) acc *= s[j];
-        st[k] = acc;
-      }
+      st[k] = ax < lead || s[ax - lead] == 1 ? 0 : in_stride[k][ax - lead];
     }
-    size.push_back(out[ax]);
-    stride.push_back(st);
-  }
-  // Merge axis i into i+1 when every operand steps through them as one.
-  std::vector<std::int64_t> msize;
-  std::vector<std::array<std::int64_t, N>> mstride;
-  for (std::size_t i = 0; i < size.size(); ++i) {
-    if (!msize.empty()) {
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge &= mstride.back()[k] == stride[i][k] * size[i];
-      if (merge) {
-        msize.back() *= size[i];
-        mstride.back() = stride[i];
-        continue;
-      }
+    bool merge = !size.empty();
+    for (int k = 0; merge && k < N; ++k) merge = stride.back()[k] == st[k] * out[ax];
+    if (merge) {
+      size.back() *= out[ax];
+      stride.back() = st;
+    } else {
+      size.push_back(out[ax]);
+      stride.push_back(st);
     }
-    msize.push_back(size[i]);
-    mstride.push_back(stride[i]);
   }
   Plan<N> p;
-  if (!msize.empty()) {
-    p.inner = msize.back();
-    for (int k = 0; k < N; ++k) p.inner_step[k] = static_cast<int>(mstride.back()[k]);
-    msize.pop_back();
-    mstride.pop_back();
+  if (!size.empty()) {
+    p.inner = size.back();
+    for (int k = 0; k < N; ++k) p.inner_step[k] = static_cast<int>(stride.back()[k]);
+    size.pop_back();
+    stride.pop_back();
   }
-  p.outer = std::move(msize);
-  p.outer_step = std::move(mstride);
+  p.outer = std::move(size);
+  p.outer_step = std::move(stride);
   return p;
 }
 
@@ -291,7 +279,7 @@ ReduceSetup setup_reduce(const Tensor& x, const Axes& axes, const char* op) {
   std::vector<bool> red(nd, axes.empty());
   for (auto a : axes) {
     const int ax = normalize_axis(a, nd, op);
-    if (red[ax] && !axes.empty())
+    if (red[ax])
       throw ShapeError(fmt::format("{}: axis {} appears twice", op, a));
     red[ax] = true;
   }
@@ -329,8 +317,7 @@ ReduceSetup setup_reduce(const Tensor& x, const Axes& axes, const char* op) {
         s.r *= x.shape()[i];
       }
     s.x = permute(x, perm);
-    s.outer = x.numel() / std::max<std::int64_t>(s.r, 1);
-    if (s.r == 0) s.outer = numel(s.out_shape_squeezed);
+    s.outer = numel(s.out_shape_squeezed);
   }
   return s;
 }
@@ -369,10 +356,10 @@ T reduce_all(Reduce kind, const T* x, std::int64_t n) {
 
 Tensor reduce(Reduce kind, const Tensor& x, const Axes& axes, bool keepdim, const char* op) {
   ReduceSetup s = setup_reduce(x, axes, op);
-  Tensor out = Tensor::empty(keepdim ? s.out_shape : s.out_shape_squeezed, x.dtype());
   if (kind != Reduce::sum && s.r == 0)
     throw ShapeError(fmt::format("{}: cannot reduce over an empty axis (shape {})", op,
                                  shape_str(x.shape())));
+  Tensor out = Tensor::empty(keepdim ? s.out_shape : s.out_shape_squeezed, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* px = s.x.template data<T>();
     T* po = out.data<T>();
@@ -442,9 +429,7 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
-  check_defined(x, "argmax");
-  const int ax = normalize_axis(axis, x.shape().size(), "argmax");
-  ReduceSetup s = setup_reduce(x, {ax}, "argmax");
+  ReduceSetup s = setup_reduce(x, {axis}, "argmax");  // one axis: never permuted, s.x is x
   if (s.r == 0) throw ShapeError(fmt::format("argmax: axis {} is empty (shape {})", axis, shape_str(x.shape())));
   Tensor out = Tensor::empty(keepdim ? s.out_shape : s.out_shape_squeezed, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
