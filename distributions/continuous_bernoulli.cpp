@@ -31,25 +31,22 @@ Variable ContinuousBernoulli::probs() const {
   return clamp(sigmoid(logits_), eps, 1 - eps);
 }
 
-// lambda <= lims.first or lambda > lims.second: where the closed forms are used (else Taylor).
-Tensor ContinuousBernoulli::outside_unstable_region(const Tensor& probs) const {
+// outside: lambda <= lims.first or lambda > lims.second, where the closed forms are used (else
+// Taylor); cut: lambda outside the window, lims.first inside it (the closed forms are evaluated
+// there harmlessly).
+ContinuousBernoulli::Window ContinuousBernoulli::window() const {
   const auto [lo, hi] = lims_;
-  return mask_of(probs, [lo, hi](double p) { return p <= lo || p > hi; });
-}
-
-// lambda outside the window, lims.first inside it (the closed forms are evaluated there
-// harmlessly).
-Variable ContinuousBernoulli::cut_probs(const Variable& probs, const Tensor& outside) const {
-  return where(outside, probs, lims_.first);
+  Variable p = probs();
+  Tensor outside = mask_of(p.value(), [lo, hi](double v) { return v <= lo || v > hi; });
+  Variable cut = where(outside, p, lo);
+  return {std::move(p), std::move(outside), std::move(cut)};
 }
 
 // log C(lambda) = log |log(1 - lambda) - log lambda| - log |1 - 2 lambda|, split at lambda = 1/2
 // into log1p(-2 lambda) and log(2 lambda - 1); inside the window the Taylor expansion around 1/2:
 // log C = log 2 + (4/3 + 104/45 x) x,  x = (lambda - 1/2)^2.
 Variable ContinuousBernoulli::log_normalizer() const {
-  const Variable p = probs();
-  const Tensor outside = outside_unstable_region(p.value());
-  const Variable cut = cut_probs(p, outside);
+  const auto [p, outside, cut] = window();
   const Tensor below = mask_of(cut.value(), [](double c) { return c <= 0.5; });
   const Tensor above = mask_of(cut.value(), [](double c) { return c >= 0.5; });
   const Variable cut_below = where(below, cut, 0.0);
@@ -64,9 +61,7 @@ Variable ContinuousBernoulli::log_normalizer() const {
 // mean = lambda / (2 lambda - 1) + 1 / (log(1 - lambda) - log lambda);
 // Taylor: 1/2 + (1/3 + 16/45 x^2) x,  x = lambda - 1/2
 Variable ContinuousBernoulli::mean() const {
-  const Variable p = probs();
-  const Tensor outside = outside_unstable_region(p.value());
-  const Variable cut = cut_probs(p, outside);
+  const auto [p, outside, cut] = window();
   const Variable mus = cut / (2.0 * cut - 1.0) + 1.0 / (log1p(-cut) - log(cut));
   const Variable x = p - 0.5;
   const Variable taylor = 0.5 + (1.0 / 3.0 + (16.0 / 45.0) * square(x)) * x;
@@ -76,9 +71,7 @@ Variable ContinuousBernoulli::mean() const {
 // var = lambda (lambda - 1) / (1 - 2 lambda)^2 + 1 / (log(1 - lambda) - log lambda)^2;
 // Taylor: 1/12 - (1/15 - 128/945 x) x,  x = (lambda - 1/2)^2
 Variable ContinuousBernoulli::variance() const {
-  const Variable p = probs();
-  const Tensor outside = outside_unstable_region(p.value());
-  const Variable cut = cut_probs(p, outside);
+  const auto [p, outside, cut] = window();
   const Variable vars =
       cut * (cut - 1.0) / square(1.0 - 2.0 * cut) + 1.0 / square(log1p(-cut) - log(cut));
   const Variable x = square(p - 0.5);
@@ -114,9 +107,7 @@ Variable ContinuousBernoulli::entropy() const {
 //   F(x)    = x + eta x (x - 1) / 2 + eta^2 x (x - 1) (2x - 1) / 12
 //   F^-1(u) = u + eta u (1 - u) / 2 + eta^2 u (1 - u) (1 - 2u) / 6
 Variable ContinuousBernoulli::cdf(const Variable& value) const {
-  const Variable p = probs();
-  const Tensor outside = outside_unstable_region(p.value());
-  const Variable cut = cut_probs(p, outside);
+  const auto [p, outside, cut] = window();
   const Variable cdfs =
       (pow(cut, value) * pow(1.0 - cut, 1.0 - value) + cut - 1.0) / (2.0 * cut - 1.0);
   const Variable eta = where(outside, 0.0, logits_);  // as in icdf
@@ -130,9 +121,7 @@ Variable ContinuousBernoulli::cdf(const Variable& value) const {
 }
 
 Variable ContinuousBernoulli::icdf(const Variable& u) const {
-  const Variable p = probs();
-  const Tensor outside = outside_unstable_region(p.value());
-  const Variable cut = cut_probs(p, outside);
+  const auto [p, outside, cut] = window();
   const Variable x = (log1p(-cut + u * (2.0 * cut - 1.0)) - log1p(-cut)) / (log(cut) - log1p(-cut));
   // inside the window |eta| < 0.004; elsewhere eta is replaced by 0 so the unused branch stays
   // finite

@@ -43,8 +43,14 @@ class ContinuousBernoulli : public Distribution {
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;
 
  private:
-  Tensor outside_unstable_region(const Tensor& probs) const;
-  Variable cut_probs(const Variable& probs, const Tensor& outside) const;
+  // lambda, the 0/1 mask of where it lies outside the unstable window, and lambda cut to the
+  // window's edge inside it (continuous_bernoulli.cpp).
+  struct Window {
+    Variable probs;
+    Tensor outside;
+    Variable cut;
+  };
+  Window window() const;
   Variable logits_;
   std::pair<double, double> lims_;
 };

@@ -47,14 +47,6 @@ bool all_of(const Tensor& x, Pred pred) {
 inline Tensor isinf_mask(const Tensor& x) {
   return mask_of(x, [](double v) { return std::isinf(v); });
 }
-inline Tensor logical_not(const Tensor& m) { return 1.0 - m; }
-inline Tensor logical_and(const Tensor& a, const Tensor& b) { return a * b; }
-inline Tensor logical_or(const Tensor& a, const Tensor& b) { return maximum(a, b); }
-inline bool all_true(const Tensor& m) {
-  for (double v : m.to_vector())
-    if (v == 0) return false;
-  return true;
-}
 
 // mask ? a : b with a constant on one side (the side not taken gets no gradient, never its NaN).
 inline Variable where(const Tensor& mask, const Variable& a, const Variable& b) {
@@ -80,10 +72,8 @@ inline Variable sum_rightmost(const Variable& x, std::int64_t n) {
   return tg::sum(x, axes);
 }
 
-// The parameters' common shape (ShapeError naming `who` otherwise); records nothing.
-Shape broadcast_shape(const char* who, const std::vector<Variable>& params);
 // Broadcasts the parameters to their common shape (ShapeError naming `who` otherwise) and checks
-// they share one dtype (DTypeError otherwise).
+// they share one dtype (DTypeError otherwise): shapes first, then dtypes.
 std::vector<Variable> broadcast_params(const char* who, const std::vector<Variable>& params);
 
 // U[low, high) draws of the given shape and dtype (the default generator when gen is null).

@@ -58,7 +58,9 @@ void Distribution::check_support(const char* fn, const Tensor& value, const Tens
 }
 
 namespace detail {
+namespace {
 
+// The parameters' common shape (ShapeError naming `who` otherwise); records nothing.
 Shape broadcast_shape(const char* who, const std::vector<Variable>& params) {
   Shape shape;
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -69,17 +71,16 @@ Shape broadcast_shape(const char* who, const std::vector<Variable>& params) {
   return shape;
 }
 
+}  // namespace
+
 std::vector<Variable> broadcast_params(const char* who, const std::vector<Variable>& params) {
-  Shape shape;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].defined())
-      throw ValueError(fmt::format("{}: parameter {} is undefined", who, i));
-    if (params[i].dtype() != params[0].dtype()) {
+  const Shape shape = broadcast_shape(who, params);
+  for (const auto& p : params) {
+    if (p.dtype() != params[0].dtype()) {
       throw DTypeError(
           fmt::format("{}: parameters have different dtypes: {} and {} (convert with .to())", who,
-                      dtype_name(params[0].dtype()), dtype_name(params[i].dtype())));
+                      dtype_name(params[0].dtype()), dtype_name(p.dtype())));
     }
-    shape = i == 0 ? params[i].shape() : broadcast_shapes(shape, params[i].shape(), who);
   }
   std::vector<Variable> out;
   for (const auto& p : params) out.push_back(p.shape() == shape ? p : tg::broadcast_to(p, shape));

@@ -2,8 +2,7 @@
 // its parameters as Variables, so log_prob, entropy, mean, variance, KL and rsample are
 // differentiable with respect to them. Shapes follow torch.distributions:
 //   batch_shape: independent (not identically distributed) distributions side by side, e.g. one
-//   Normal
-//                per latent unit of every image of a minibatch: (B, Z);
+//                Normal per latent unit of every image of a minibatch: (B, Z);
 //   event_shape: the shape of one draw, () for a scalar distribution;
 //   sample(sample_shape) has shape sample_shape + batch_shape + event_shape, and log_prob(value)
 //   sums over the event dims, giving (the broadcast of value's leading dims with) batch_shape.

@@ -39,16 +39,18 @@ std::optional<KLEntry> find(const Distribution& p, const Distribution& q) {
   return entry;
 }
 
-void check_pair(const Distribution& p, const Distribution& q, const char* fn) {
+// Checks that KL(p || q) is defined and returns its shape: the broadcast of the batch shapes.
+Shape check_pair(const Distribution& p, const Distribution& q, const char* fn) {
   if (p.event_shape() != q.event_shape()) {
     throw ShapeError(fmt::format("{}: event shapes differ: {} {} vs {} {}", fn, p.name(),
                                  shape_str(p.event_shape()), q.name(), shape_str(q.event_shape())));
   }
-  broadcast_shapes(p.batch_shape(), q.batch_shape(), fn);
+  Shape batch = broadcast_shapes(p.batch_shape(), q.batch_shape(), fn);
   if (p.dtype() != q.dtype()) {
     throw DTypeError(fmt::format("{}: dtypes differ: {} is {}, {} is {}", fn, p.name(),
                                  dtype_name(p.dtype()), q.name(), dtype_name(q.dtype())));
   }
+  return batch;
 }
 
 }  // namespace
@@ -81,13 +83,12 @@ bool has_closed_form_kl(const Distribution& p, const Distribution& q) {
 // KL(p || q) ~ (1/n) sum_i [log p(x_i) - log q(x_i)],  x_i ~ p (rsample when p has one).
 Variable kl_monte_carlo(const Distribution& p, const Distribution& q, std::int64_t samples,
                         Generator* gen) {
-  check_pair(p, q, "kl_monte_carlo");
+  const Shape batch = check_pair(p, q, "kl_monte_carlo");
   if (samples <= 0) {
     throw ValueError(fmt::format("kl_monte_carlo: mc_samples must be positive, got {}", samples));
   }
   const Variable x = p.has_rsample() ? p.rsample({samples}, gen) : p.sample({samples}, gen);
   Variable d = p.log_prob(x) - q.log_prob(x);
-  const Shape batch = broadcast_shapes(p.batch_shape(), q.batch_shape(), "kl_monte_carlo");
   Shape full = {samples};
   full.insert(full.end(), batch.begin(), batch.end());
   if (d.shape() != full) d = broadcast_to(d, full);
@@ -95,10 +96,9 @@ Variable kl_monte_carlo(const Distribution& p, const Distribution& q, std::int64
 }
 
 KLResult kl_divergence_ex(const Distribution& p, const Distribution& q, const KLOptions& opts) {
-  check_pair(p, q, "kl_divergence");
+  const Shape batch = check_pair(p, q, "kl_divergence");
   if (auto entry = find(p, q)) {
     Variable v = entry->fn(p, q);
-    const Shape batch = broadcast_shapes(p.batch_shape(), q.batch_shape(), "kl_divergence");
     if (v.shape() != batch) v = broadcast_to(v, batch);
     return {v, KLMethod::closed_form, 0};
   }

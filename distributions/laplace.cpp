@@ -10,11 +10,10 @@
 namespace tg::dist {
 
 Laplace::Laplace(Variable loc, Variable scale, std::optional<bool> validate_args)
-    : Distribution(detail::broadcast_shape("Laplace", {loc, scale}), {}, loc.dtype(),
-                   validate_args) {
-  auto p = detail::broadcast_params("Laplace", {loc, scale});
-  loc_ = p[0];
-  scale_ = p[1];
+    : Laplace(detail::broadcast_params("Laplace", {loc, scale}), validate_args) {}
+
+Laplace::Laplace(std::vector<Variable> p, std::optional<bool> validate_args)
+    : Distribution(p[0].shape(), {}, p[0].dtype(), validate_args), loc_(p[0]), scale_(p[1]) {
   if (this->validate_args()) {
     detail::require(
         detail::all_of(scale_.value(), [](double s) { return s > 0; }),

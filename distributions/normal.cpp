@@ -8,14 +8,12 @@
 #include "distributions/kl.hpp"
 
 namespace tg::dist {
-using detail::cst;
 
 Normal::Normal(Variable loc, Variable scale, std::optional<bool> validate_args)
-    : Distribution(detail::broadcast_shape("Normal", {loc, scale}), {}, loc.dtype(),
-                   validate_args) {
-  auto p = detail::broadcast_params("Normal", {loc, scale});
-  loc_ = p[0];
-  scale_ = p[1];
+    : Normal(detail::broadcast_params("Normal", {loc, scale}), validate_args) {}
+
+Normal::Normal(std::vector<Variable> p, std::optional<bool> validate_args)
+    : Distribution(p[0].shape(), {}, p[0].dtype(), validate_args), loc_(p[0]), scale_(p[1]) {
   if (this->validate_args()) {
     detail::require(
         detail::all_of(scale_.value(), [](double s) { return s > 0; }),

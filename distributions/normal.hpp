@@ -26,6 +26,8 @@ class Normal : public Distribution {
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;
 
  private:
+  // p = {loc, scale}, already broadcast to one shape and checked (detail::broadcast_params).
+  Normal(std::vector<Variable> p, std::optional<bool> validate_args);
   Variable loc_, scale_;
 };
 

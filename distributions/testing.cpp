@@ -184,11 +184,7 @@ class Kit {
       same("entropy", a.entropy(), b.entropy());
     }
     rebuild_ok_ = problems.empty();
-    if (!rebuild_ok_) {
-      std::string s;
-      for (auto& p : problems) s += (s.empty() ? "" : "; ") + p;
-      return result(false, s);
-    }
+    if (!rebuild_ok_) return result(false, fmt::format("{}", fmt::join(problems, "; ")));
     return result(
         true, fmt::format("{} parameter(s), same type, shapes and values", d_.parameters().size()));
   }
@@ -230,11 +226,7 @@ class Kit {
               fmt::format("rsample's error does not name {}: {}", d_.name(), e.what()));
       }
     }
-    if (!problems.empty()) {
-      std::string s;
-      for (auto& p : problems) s += (s.empty() ? "" : "; ") + p;
-      return result(false, s);
-    }
+    if (!problems.empty()) return result(false, fmt::format("{}", fmt::join(problems, "; ")));
     return result(
         true, fmt::format("batch {}, event {}, sample({{2, 3}}) {}", shape_str(d_.batch_shape()),
                           shape_str(d_.event_shape()), shape_str(ext)));
@@ -321,11 +313,7 @@ class Kit {
         }
       }
     }
-    if (!problems.empty()) {
-      std::string str;
-      for (auto& p : problems) str += (str.empty() ? "" : "; ") + p;
-      return result(false, str);
-    }
+    if (!problems.empty()) return result(false, fmt::format("{}", fmt::join(problems, "; ")));
     return result(true, fmt::format("-inf (and ValueError when validating) at: {}", names));
   }
 
@@ -514,10 +502,9 @@ class Kit {
     run("mean", [&](const Distribution& d) { return d.mean(); });
     run("variance", [&](const Distribution& d) { return d.variance(); });
     if (!failed.empty()) {
-      std::string s;
-      for (auto& f : failed) s += (s.empty() ? "" : ", ") + f;
-      return result(false,
-                    "gradcheck failed for: " + s + " (analytical vs central differences, f64)");
+      return result(false, fmt::format("gradcheck failed for: {} (analytical vs central "
+                                       "differences, f64)",
+                                       fmt::join(failed, ", ")));
     }
     return result(
         true,

@@ -11,30 +11,25 @@
 // `sigmas` standard errors, so a correct distribution passes every time and a wrong one fails every
 // time, given the same seed. The checks:
 //   with_parameters    d.with_parameters(d.parameters()) rebuilds the same type with the same
-//   values
-//                      (the kit relies on it to differentiate, perturb and convert d)
+//                      values (the kit relies on it to differentiate, perturb and convert d)
 //   shapes             sample/rsample/log_prob/entropy/mean/variance shapes; rsample raises a
-//   tg::Error
-//                      naming the distribution when has_rsample() is false
+//                      tg::Error naming the distribution when has_rsample() is false
 //   sample_no_grad     sample() never requires grad; rsample() does when the parameters do
 //   samples_in_support log_prob of samples is finite
 //   support_edges      log_prob is -inf (not NaN, not a clamped number) at points outside the
-//   support
-//                      (made from support() plus options.outside_support), and raises
+//                      support (made from support() plus options.outside_support), and raises
 //                      tg::ValueError there with validate_args on
 //   normalization      the density integrates to 1 (Gauss-Legendre over the bounded support or over
 //                      mean +- 20 sd, the mean being a panel edge); the mass sums to 1 for discrete
 //                      ones
 //   mean, variance     sample moments agree with mean() and variance() (variance-of-variance from
-//   the
-//                      sample's fourth moment)
+//                      the sample's fourth moment)
 //   entropy            entropy() agrees with -E[log_prob] (Monte Carlo)
 //   gradcheck          log_prob, entropy, mean and variance pass tg::gradcheck in f64
 //   grad_*             d/dtheta E[f(x)], f(x) = sum over the event of x^2, three ways: pathwise
-//   (through
-//                      rsample), score function (E[(f(x) - b) d log p(x)/dtheta], b = E[f], through
-//                      sample) and central differences of the closed form E[f] = sum(variance +
-//                      mean^2); every available pair must agree
+//                      (through rsample), score function (E[(f(x) - b) d log p(x)/dtheta],
+//                      b = E[f], through sample) and central differences of the closed form
+//                      E[f] = sum(variance + mean^2); every available pair must agree
 //   kl_*               KL(d, d) = 0; KL(d, q) >= 0; a registered closed form agrees with its Monte
 //                      Carlo estimate (q: options.q, or d with its parameters perturbed, 1.1 theta
 //                      + 0.05)

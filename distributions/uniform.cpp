@@ -7,13 +7,13 @@
 namespace tg::dist {
 
 Uniform::Uniform(Variable low, Variable high, std::optional<bool> validate_args)
-    : Distribution(detail::broadcast_shape("Uniform", {low, high}), {}, low.dtype(),
-                   validate_args) {
-  auto p = detail::broadcast_params("Uniform", {low, high});
-  low_ = p[0];
-  high_ = p[1];
+    : Uniform(detail::broadcast_params("Uniform", {low, high}), validate_args) {}
+
+Uniform::Uniform(std::vector<Variable> p, std::optional<bool> validate_args)
+    : Distribution(p[0].shape(), {}, p[0].dtype(), validate_args), low_(p[0]), high_(p[1]) {
   if (this->validate_args()) {
-    detail::require(detail::all_true(lt(low_.value(), high_.value())), "Uniform(low, high)",
+    const Tensor ordered = lt(low_.value(), high_.value());
+    detail::require(detail::all_of(ordered, [](double m) { return m != 0; }), "Uniform(low, high)",
                     "low must be < high");
   }
 }

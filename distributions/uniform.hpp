@@ -26,6 +26,8 @@ class Uniform : public Distribution {
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;
 
  private:
+  // p = {low, high}, already broadcast to one shape and checked (detail::broadcast_params).
+  Uniform(std::vector<Variable> p, std::optional<bool> validate_args);
   Variable low_, high_;
 };
 

@@ -11,22 +11,20 @@ namespace {
 constexpr std::string_view optim_prefix = "optim.";
 constexpr std::string_view state_prefix = "optim.state.";
 
-bool starts_with(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Module& model, const optim::Optimizer* optimizer,
                      const Metadata& metadata) {
   Metadata meta;
   for (const auto& [k, v] : metadata) {
-    if (starts_with(k, optim_prefix))
+    if (k.starts_with(optim_prefix))
       throw ValueError(fmt::format("save_checkpoint: metadata key '{}' starts with the reserved '{}'", k,
                                    optim_prefix));
     meta[k] = v;
   }
   std::vector<std::pair<std::string, Tensor>> tensors = model.state_dict().items();
   for (const auto& [name, _] : tensors)
-    if (starts_with(name, state_prefix))
+    if (name.starts_with(state_prefix))
       throw ValueError(fmt::format("save_checkpoint: parameter name '{}' clashes with the optimizer "
                                    "state's names ('{}...')",
                                    name, state_prefix));
@@ -44,13 +42,13 @@ Metadata load_checkpoint(const std::string& path, Module& model, optim::Optimize
   optim::OptimizerState state;
   Metadata user;
   for (auto& [name, t] : file.tensors) {
-    if (starts_with(name, state_prefix))
+    if (name.starts_with(state_prefix))
       state.tensors.emplace_back(name.substr(state_prefix.size()), std::move(t));
     else
       params.insert(name, std::move(t));
   }
   for (const auto& [k, v] : file.metadata) {
-    if (starts_with(k, optim_prefix))
+    if (k.starts_with(optim_prefix))
       state.scalars[k.substr(optim_prefix.size())] = v;
     else
       user[k] = v;

@@ -15,9 +15,20 @@ void check_defined(const Tensor& t, const char* fn) {
   if (!t.defined()) throw ValueError(fmt::format("init::{}: undefined tensor", fn));
 }
 
-std::int64_t correct_fan(const Tensor& t, FanMode mode) {
+// The standard deviations of the xavier and kaiming initialisers, in PyTorch's order of operations,
+// so the bounds are the same doubles; the uniform versions use U(-sqrt(3) std, sqrt(3) std).
+
+// gain * sqrt(2 / (fan_in + fan_out))
+double xavier_std(const Tensor& t, double gain) {
   const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t.shape());
-  return mode == FanMode::fan_in ? fan_in : fan_out;
+  return gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+}
+
+// gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)
+double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& nonlinearity) {
+  const double gain = calculate_gain(nonlinearity, a);
+  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t.shape());
+  return gain / std::sqrt(static_cast<double>(mode == FanMode::fan_in ? fan_in : fan_out));
 }
 
 }  // namespace
@@ -73,19 +84,15 @@ Tensor constant_(Tensor t, double value) {
 Tensor zeros_(Tensor t) { return constant_(std::move(t), 0); }
 Tensor ones_(Tensor t) { return constant_(std::move(t), 1); }
 
-// Same order of operations as PyTorch, so the bounds are the same doubles.
 Tensor xavier_uniform_(Tensor t, double gain, Generator* gen) {
   check_defined(t, "xavier_uniform_");
-  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t.shape());
-  const double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
-  const double a = std::sqrt(3.0) * std;
+  const double a = std::sqrt(3.0) * xavier_std(t, gain);
   return uniform_(std::move(t), -a, a, gen);
 }
 
 Tensor xavier_normal_(Tensor t, double gain, Generator* gen) {
   check_defined(t, "xavier_normal_");
-  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t.shape());
-  const double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+  const double std = xavier_std(t, gain);
   return normal_(std::move(t), 0, std, gen);
 }
 
@@ -93,9 +100,7 @@ Tensor kaiming_uniform_(Tensor t, double a, FanMode mode, const std::string& non
                         Generator* gen) {
   check_defined(t, "kaiming_uniform_");
   if (t.numel() == 0) return t;  // PyTorch warns and leaves it
-  const double gain = calculate_gain(nonlinearity, a);
-  const double std = gain / std::sqrt(static_cast<double>(correct_fan(t, mode)));
-  const double bound = std::sqrt(3.0) * std;
+  const double bound = std::sqrt(3.0) * kaiming_std(t, a, mode, nonlinearity);
   return uniform_(std::move(t), -bound, bound, gen);
 }
 
@@ -103,8 +108,7 @@ Tensor kaiming_normal_(Tensor t, double a, FanMode mode, const std::string& nonl
                        Generator* gen) {
   check_defined(t, "kaiming_normal_");
   if (t.numel() == 0) return t;
-  const double gain = calculate_gain(nonlinearity, a);
-  const double std = gain / std::sqrt(static_cast<double>(correct_fan(t, mode)));
+  const double std = kaiming_std(t, a, mode, nonlinearity);
   return normal_(std::move(t), 0, std, gen);
 }
 

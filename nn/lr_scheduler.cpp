@@ -12,7 +12,7 @@
 namespace tg::optim {
 
 LRScheduler::LRScheduler(Optimizer& optimizer)
-    : optimizer_(optimizer), base_lr_(optimizer.lr()), last_lr_(optimizer.lr()) {
+    : optimizer_(optimizer), last_lr_(optimizer.lr()) {
   if (!optimizer.initial_lr_) optimizer.initial_lr_ = optimizer.lr();
   base_lr_ = *optimizer.initial_lr_;
 }

@@ -30,7 +30,7 @@ class LRScheduler {
   std::int64_t last_epoch() const { return last_epoch_; }
   double base_lr() const { return base_lr_; }
 
-  // For checkpoints: {"last_epoch", "base_lr", "last_lr"} as text. Loading restores them (the optimizer's
+  // For checkpoints: {"last_epoch", "step_count", "base_lr", "last_lr"} as text. Loading restores them (the optimizer's
   // lr is restored by the optimizer's own state).
   std::map<std::string, std::string> state_dict() const;
   void load_state_dict(const std::map<std::string, std::string>& state);

@@ -97,16 +97,6 @@ Tensor& Optimizer::buffer(std::size_t i, const std::string& name) {
   return buffers.back().second;
 }
 
-void Optimizer::set_buffer(std::size_t i, const std::string& name, Tensor value) {
-  auto& buffers = state_.at(i).buffers;
-  for (auto& [n, t] : buffers)
-    if (n == name) {
-      t = std::move(value);
-      return;
-    }
-  buffers.emplace_back(name, std::move(value));
-}
-
 OptimizerState Optimizer::state_dict() const {
   OptimizerState s;
   s.scalars["type"] = type_name();

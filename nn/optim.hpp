@@ -64,7 +64,6 @@ class Optimizer {
   Tensor find_buffer(std::size_t i, const std::string& name) const;
   // The buffer `name` of parameter i, created as zeros like the parameter when absent.
   Tensor& buffer(std::size_t i, const std::string& name);
-  void set_buffer(std::size_t i, const std::string& name, Tensor value);
   std::vector<ParamState>& state() { return state_; }
 
   // The hyperparameters saved and restored with the state (besides lr).

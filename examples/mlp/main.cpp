@@ -3,12 +3,14 @@
 //
 //   mlp_example --steps 1000 --until 500 --checkpoint /tmp/mlp.safetensors
 //   mlp_example --steps 1000 --resume /tmp/mlp.safetensors      (ends exactly like an uninterrupted run)
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <numbers>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +23,9 @@
 #include "nn/optim.hpp"
 
 namespace {
+
+// The schedule's state rides in the checkpoint's metadata under this prefix.
+constexpr std::string_view sched_prefix = "sched.";
 
 struct Options {
   int steps = 1000;
@@ -72,7 +77,7 @@ int run(const Options& o) {
     start = std::stoi(step_it->second);
     std::map<std::string, std::string> sched_state;
     for (const auto& [k, v] : meta)
-      if (k.rfind("sched.", 0) == 0) sched_state[k.substr(6)] = v;
+      if (k.starts_with(sched_prefix)) sched_state[k.substr(sched_prefix.size())] = v;
     sched.load_state_dict(sched_state);
     fmt::print("resumed from {} at step {}\n", o.resume, start);
   }
@@ -97,7 +102,7 @@ int run(const Options& o) {
   if (!o.checkpoint.empty()) {
     tg::nn::Metadata meta = {{"model", "mlp 1-h-h-1 tanh"}, {"hidden", std::to_string(o.hidden)},
                              {"step", std::to_string(until)}};
-    for (const auto& [k, v] : sched.state_dict()) meta["sched." + k] = v;
+    for (const auto& [k, v] : sched.state_dict()) meta[std::string(sched_prefix) + k] = v;
     tg::nn::save_checkpoint(o.checkpoint, model, &opt, meta);
     fmt::print("saved {}\n", o.checkpoint);
   }
