@@ -37,7 +37,11 @@ void save_checkpoint(const std::string& path, const Module& model, const optim::
 }
 
 Metadata load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer) {
-  SafetensorsFile file = load_safetensors(path);
+  return load_checkpoint(load_safetensors(path), path, model, optimizer);
+}
+
+Metadata load_checkpoint(SafetensorsFile file, const std::string& path, Module& model,
+                         optim::Optimizer* optimizer) {
   StateDict params;
   optim::OptimizerState state;
   Metadata user;

@@ -11,6 +11,7 @@
 
 #include "nn/module.hpp"
 #include "nn/optim.hpp"
+#include "nn/safetensors.hpp"
 
 namespace tg::nn {
 
@@ -26,5 +27,9 @@ void save_checkpoint(const std::string& path, const Module& model,
 // the optimizer's state (the file must hold one). Returns the caller's metadata (without "optim.*").
 // A malformed file is a tg::FormatError naming the file and the byte offset.
 Metadata load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer = nullptr);
+// The same from a file already read (e.g. to build the model from its metadata first); `path` names it
+// in errors.
+Metadata load_checkpoint(SafetensorsFile file, const std::string& path, Module& model,
+                         optim::Optimizer* optimizer = nullptr);
 
 }  // namespace tg::nn

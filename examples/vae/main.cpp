@@ -199,11 +199,11 @@ Loaded load_model(const std::string& checkpoint) {
   if (fs::is_directory(checkpoint))
     throw tg::Error(fmt::format("{} is a folder; --checkpoint wants a file, e.g. {}", checkpoint,
                                 (fs::path(checkpoint) / "model.safetensors").string()));
-  const auto file = tg::nn::load_safetensors(checkpoint);
+  auto file = tg::nn::load_safetensors(checkpoint);  // read once: the metadata says what to build
   Loaded l;
   l.meta = file.metadata;
   l.model = std::make_unique<vae::Model>(vae::Config::from_metadata(file.metadata, checkpoint), nullptr);
-  tg::nn::load_checkpoint(checkpoint, *l.model);
+  tg::nn::load_checkpoint(std::move(file), checkpoint, *l.model);
   l.model->eval();
   return l;
 }
