@@ -155,8 +155,8 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
   // eq. (8), first term: the reconstruction, -E_q log p(x|z) estimated with the one sample
   t.recon = -tg::sum(log_likelihood(decode(z, y), x));
   // eq. (11): KL(q(z|x) || p(z)) with p(z) = N(0, I), in closed form
-  const tg::dist::Normal prior(Variable(Tensor::zeros(mu.shape(), mu.dtype())),
-                              Variable(Tensor::ones(mu.shape(), mu.dtype())));
+  // (scalar parameters: kl_divergence broadcasts them against q's batch shape)
+  const tg::dist::Normal prior(Variable(Tensor::scalar(0, mu.dtype())), Variable(Tensor::scalar(1, mu.dtype())));
   t.kl = tg::sum(tg::dist::kl_divergence(q, prior));
   // eq. (9): the negative ELBO, with the KL weighted by beta
   t.objective = beta == 1.0 ? t.recon + t.kl : t.recon + t.kl * beta;
