@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "autograd/ops.hpp"
+#include "autograd/profile.hpp"
 
 namespace tg {
 
@@ -30,6 +31,13 @@ thread_local bool t_in_backward = false;
 struct InBackward {
   bool outer = std::exchange(t_in_backward, true);
   ~InBackward() { t_in_backward = outer; }
+};
+// True while the engine runs: the profiler counts what the ops recorded then do (gradient sums
+// included) as the backward of the node being processed, not as forwards.
+thread_local bool t_in_engine = false;
+struct InEngine {
+  bool outer = std::exchange(t_in_engine, true);
+  ~InEngine() { t_in_engine = outer; }
 };
 }  // namespace
 
@@ -133,6 +141,8 @@ Variable record(const char* op, std::initializer_list<Variable> inputs, Tensor v
 Variable record(const char* op, const std::vector<Variable>& inputs, Tensor value, Saved saved,
                 BackwardFn backward) {
   Tape& t = tape();
+  // The op's tensor work ran just before this call: close its forward interval.
+  if (profile::enabled() && !t_in_engine) profile::forward_done(op);
   if (anomaly_mode_enabled() && !t_in_backward && !all_finite(value))
     throw AutogradError(fmt::format("anomaly: '{}' (would be node #{}) produced NaN or Inf in its "
                                     "output of shape {}",
@@ -261,6 +271,7 @@ struct Engine {
     }
 
     GradModeGuard mode(opt.create_graph);
+    InEngine in_engine;
     for (std::int64_t i = top; i >= 0; --i) {
       if (!slot[i].defined()) continue;
       Variable g_out = std::move(slot[i]);
@@ -273,6 +284,7 @@ struct Engine {
         }
       }
       const Node& node = t.nodes_[static_cast<std::size_t>(i)];
+      const auto started = profile::enabled() ? profile::Clock::now() : profile::Clock::time_point();
       std::vector<Variable> input_grads(node.edges.size());
       Grad g(node, g_out, input_grads);
       {
@@ -298,8 +310,13 @@ struct Engine {
               k, node.op, i, e.released_op));
         }
       }
+      if (profile::enabled()) profile::backward_done(node.op, profile::Clock::now() - started);
     }
-    if (!retain) t.clear();
+    if (!retain) {
+      profile::Region release("tape release");
+      t.clear();
+    }
+    if (profile::enabled()) profile::mark();
     return captured;
   }
 

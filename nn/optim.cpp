@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profile.hpp"
 #include "autograd/tape.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/error.hpp"
@@ -75,6 +76,7 @@ Optimizer::Optimizer(std::vector<Variable> params, double lr) : params_(std::mov
 }
 
 void Optimizer::zero_grad() {
+  profile::Region region("zero_grad");
   for (auto& p : params_) p.zero_grad();
 }
 
@@ -198,6 +200,7 @@ Optimizer::Hyper SGD::hyperparameters() {
 }
 
 void SGD::step() {
+  profile::Region region("optimizer step");
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < params().size(); ++i) {
     Variable p = params()[i];
@@ -259,6 +262,7 @@ Optimizer::Hyper Adam::hyperparameters() {
 }
 
 void Adam::step() {
+  profile::Region region("optimizer step");
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < params().size(); ++i) {
     Variable p = params()[i];

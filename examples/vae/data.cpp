@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profile.hpp"
 #include "tensor/ops.hpp"
 
 namespace vae {
@@ -74,6 +75,7 @@ std::vector<std::int64_t> permutation(std::int64_t n, tg::Generator& gen) {
 
 tg::Tensor batch_images(const Split& s, const std::vector<std::int64_t>& index, Binarize binarize,
                         tg::Generator& gen) {
+  tg::profile::Region region("data");
   tg::Tensor x = tg::index_select(s.images, 0, index);
   if (binarize == Binarize::dynamic) binarize_in_place(x, gen);
   return x;

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <vector>
 
+#include "autograd/profile.hpp"
 #include "examples/vae/data.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/models.hpp"
@@ -38,6 +39,7 @@ struct TrainFlags {
   double lr = 1e-3, beta = 1.0, kl_warmup = 0, sparsity = 1e-3;
   std::uint64_t seed = 1;
   int threads = 0;
+  bool profile = false;
 };
 
 // CLI11's PositiveNumber and NonNegativeNumber report "Value 0 not in range 0.000000 to 17976...";
@@ -98,6 +100,9 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
       ->capture_default_str()->check(kNonNegative);
   cmd->add_option("--limit", f.limit, "use only the first N training images (quick runs)")->check(kNonNegative);
   cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(kNonNegative);
+  cmd->add_flag("--profile", f.profile,
+                "print a table of time per op (forward, backward), optimizer step, data and evaluation at "
+                "the end (as TG_PROFILE=1)");
 }
 
 std::string timestamp() {
@@ -169,6 +174,7 @@ std::pair<std::unique_ptr<vae::Model>, std::vector<vae::EpochMetrics>> train_one
 
 int run_train(const TrainFlags& f) {
   if (f.threads > 0) tg::set_num_threads(f.threads);
+  if (f.profile) tg::profile::enable();
   const vae::ModelKind kind = vae::parse_model(f.model);
   const vae::Binarize binarize = vae::parse_binarize(f.binarize);
   const std::string out = f.out.empty() ? fmt::format("runs/{}-{}", f.model, timestamp()) : f.out;
@@ -352,6 +358,7 @@ int main(int argc, char** argv) {
     if (*compare_cmd) {
       TrainFlags& f = compare_flags;
       if (f.threads > 0) tg::set_num_threads(f.threads);
+      if (f.profile) tg::profile::enable();
       const vae::Binarize b = vae::parse_binarize(f.binarize);
       const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
       const vae::Data data = load(f, b);
@@ -376,3 +383,4 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.hpp"
+#include "autograd/profile.hpp"
 #include "distributions/normal.hpp"
 #include "examples/vae/progress.hpp"
 #include "nn/checkpoint.hpp"
@@ -111,6 +112,7 @@ std::vector<EpochMetrics> train(Model& model, const Data& data, const TrainOptio
     m.test_kl = e.kl;
     history.push_back(m);
     if (!opt.out_dir.empty()) {
+      tg::profile::Region region("checkpoint");
       write_metrics(opt.out_dir, history);
       auto meta = opt.config.to_metadata();
       meta["epoch"] = std::to_string(epoch);
@@ -142,6 +144,7 @@ Tensor encode_all(Model& model, const Split& split) {
 
 EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_samples,
                     std::uint64_t seed, bool progress) {
+  tg::profile::Region region("evaluate");
   tg::NoGradGuard no_grad;
   model.eval();
   tg::Generator gen(seed);
