@@ -1,6 +1,7 @@
-// The update loops follow PyTorch 1.13's _single_tensor_* functions operation by operation (scalars
+// The updates follow PyTorch 1.13's _single_tensor_* functions operation by operation (scalars
 // computed in double as Python does, then cast to the tensor's dtype as ATen does), so f64 runs agree
-// with PyTorch to rounding.
+// with PyTorch to rounding. The element loops are fused kernels (tensor/fused.hpp): one vectorised,
+// threaded pass over the parameter, its gradient and the optimizer's buffers.
 #include "nn/optim.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "autograd/profile.hpp"
 #include "autograd/tape.hpp"
+#include "tensor/fused.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/error.hpp"
 
@@ -211,25 +213,14 @@ void SGD::step() {
     Tensor buf = momentum_ != 0 ? buffer(i, "momentum_buffer") : Tensor();
     Tensor& value = p.mutable_value();
     visit_dtype(value.dtype(), [&]<class T>() {
-      const std::int64_t n = value.numel();
-      T* w = value.data<T>();
-      const T* gd = g.data<T>();
-      T* b = buf.defined() ? buf.data<T>() : nullptr;
-      const T wd = static_cast<T>(weight_decay_), mom = static_cast<T>(momentum_);
-      const T damp = static_cast<T>(1 - dampening_), neg_lr = static_cast<T>(-lr());
-      for (std::int64_t j = 0; j < n; ++j) {
-        T d = gd[j];
-        if (weight_decay_ != 0) d = d + wd * w[j];  // d_p = d_p.add(param, alpha=weight_decay)
-        if (momentum_ != 0) {
-          if (first) {
-            b[j] = d;  // buf = clone(d_p)
-          } else {
-            b[j] = b[j] * mom + damp * d;  // buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
-          }
-          d = nesterov_ ? d + mom * b[j] : b[j];
-        }
-        w[j] = w[j] + neg_lr * d;  // param.add_(d_p, alpha=-lr)
-      }
+      kernels::SgdStep<T> st{static_cast<T>(weight_decay_), static_cast<T>(momentum_),
+                             static_cast<T>(1 - dampening_), static_cast<T>(-lr())};
+      st.has_weight_decay = weight_decay_ != 0;
+      st.has_momentum = momentum_ != 0;
+      st.nesterov = nesterov_;
+      st.first = first;
+      kernels::sgd_step(st, value.data<T>(), g.data<T>(), buf.defined() ? buf.data<T>() : nullptr,
+                        value.numel());
     });
   }
 }
@@ -279,34 +270,20 @@ void Adam::step() {
     const double bias_correction2_sqrt = std::sqrt(bias_correction2);
     Tensor& value = p.mutable_value();
     visit_dtype(value.dtype(), [&]<class T>() {
-      const std::int64_t n = value.numel();
-      T* w = value.data<T>();
-      const T* gd = g.data<T>();
-      T* md = m.data<T>();
-      T* vd = v.data<T>();
-      T* vmaxd = vmax.defined() ? vmax.data<T>() : nullptr;
-      const T wd = static_cast<T>(weight_decay_), decay = static_cast<T>(1 - lr() * weight_decay_);
-      const T b1 = static_cast<T>(beta1_), one_b1 = static_cast<T>(1 - beta1_);
-      const T b2 = static_cast<T>(beta2_), one_b2 = static_cast<T>(1 - beta2_);
-      const T bc2 = static_cast<T>(bias_correction2_sqrt), eps = static_cast<T>(eps_);
-      const T neg_step = static_cast<T>(-step_size);
-      for (std::int64_t j = 0; j < n; ++j) {
-        T d = gd[j];
-        if (decoupled_) {
-          w[j] = w[j] * decay;  // param.mul_(1 - lr * weight_decay)
-        } else if (weight_decay_ != 0) {
-          d = d + wd * w[j];  // grad = grad.add(param, alpha=weight_decay)
-        }
-        md[j] = md[j] * b1 + one_b1 * d;      // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-        vd[j] = vd[j] * b2 + one_b2 * d * d;  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
-        T second = vd[j];
-        if (vmaxd) {
-          vmaxd[j] = std::max(vmaxd[j], vd[j]);  // torch.maximum(max_exp_avg_sq, exp_avg_sq)
-          second = vmaxd[j];
-        }
-        const T denom = std::sqrt(second) / bc2 + eps;  // (v.sqrt() / bias_correction2_sqrt).add_(eps)
-        w[j] = w[j] + neg_step * (md[j] / denom);      // param.addcdiv_(exp_avg, denom, -step_size)
-      }
+      kernels::AdamStep<T> st{static_cast<T>(beta1_),
+                              static_cast<T>(1 - beta1_),
+                              static_cast<T>(beta2_),
+                              static_cast<T>(1 - beta2_),
+                              static_cast<T>(bias_correction2_sqrt),
+                              static_cast<T>(eps_),
+                              static_cast<T>(-step_size),
+                              static_cast<T>(weight_decay_),
+                              static_cast<T>(1 - lr() * weight_decay_)};
+      st.decoupled = decoupled_;
+      st.amsgrad = amsgrad_;
+      st.has_weight_decay = weight_decay_ != 0;
+      kernels::adam_step(st, value.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(),
+                         vmax.defined() ? vmax.data<T>() : nullptr, value.numel());
     });
   }
 }
