@@ -1,10 +1,11 @@
 // A small fork-join pool: parallel_for publishes one job, the workers and the caller take chunk
 // indices from the job's atomic counter, and the caller waits until every worker that joined the job
-// has left it. An exception thrown by a chunk is caught where it happens and rethrown by the caller.
+// has left it. Idle workers spin briefly before they sleep (see spin_time()). An exception thrown by a chunk is caught where it happens and rethrown by the caller.
 #include "tensor/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -56,9 +57,39 @@ struct Job {
   std::int64_t error_chunk = std::numeric_limits<std::int64_t>::max();
 };
 
+// How long an idle worker (and a caller waiting for its workers) spins before it sleeps on a
+// condition variable. A training step runs hundreds of parallel loops a few microseconds apart, and
+// a sleeping thread takes 15-100 us to wake on a VM; spinning through those gaps keeps the workers
+// on hand, as OpenBLAS's and OpenMP's pools do. TG_SPIN_US overrides it (0: sleep at once).
+std::chrono::microseconds spin_time() {
+  if (const char* env = std::getenv("TG_SPIN_US")) {
+    const long us = std::strtol(env, nullptr, 10);
+    if (us >= 0) return std::chrono::microseconds(us);
+  }
+  return std::chrono::microseconds(200);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() or the spin time is over; true if done() became true.
+template <class Done>
+bool spin_until(Done done, std::chrono::microseconds spin) {
+  if (spin.count() == 0) return done();
+  const auto deadline = std::chrono::steady_clock::now() + spin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
+
 class Pool {
  public:
-  explicit Pool(int n) { start(n); }
+  explicit Pool(int n) : spin_(spin_time()) { start(n); }
   ~Pool() { stop(); }
 
   int size() const { return n_; }
@@ -80,9 +111,9 @@ class Pool {
     {
       std::lock_guard lk(m_);
       job_ = &job;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    cv_.notify_all();
+    if (sleeping_.load(std::memory_order_acquire) > 0) cv_.notify_all();
     {
       InWorker in_worker;
       job.work();
@@ -90,9 +121,12 @@ class Pool {
     // Every chunk has been taken; the ones taken by workers are done once those workers have left.
     // Unpublishing first means no late worker can join; waiting means none still touches `job`.
     {
-      std::unique_lock lk(m_);
+      std::lock_guard lk(m_);
       job_ = nullptr;
-      done_cv_.wait(lk, [&] { return active_ == 0; });
+    }
+    if (!spin_until([&] { return active_.load(std::memory_order_acquire) == 0; }, spin_)) {
+      std::unique_lock lk(m_);
+      done_cv_.wait(lk, [&] { return active_.load(std::memory_order_acquire) == 0; });
     }
     job.rethrow_if_failed();
   }
@@ -101,44 +135,63 @@ class Pool {
   void start(int n) {
     n_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
+    // The generation as of now, read here rather than by each new thread: a job published before a
+    // worker gets to run must still count as new to it.
+    const std::uint64_t now = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n_; ++i) workers_.emplace_back([this, now] { loop(now); });
   }
   void stop() {
     {
       std::lock_guard lk(m_);
       quit_ = true;
+      generation_.fetch_add(1, std::memory_order_release);  // ends the spinning too
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
   }
-  void loop() {
+  void loop(std::uint64_t seen) {
     t_in_worker = true;
-    std::uint64_t seen = 0;
     for (;;) {
+      // A new job usually follows within microseconds: watch for it before going to sleep.
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, spin_);
       Job* job = nullptr;
       {
         std::unique_lock lk(m_);
-        cv_.wait(lk, [&] { return quit_ || (generation_ != seen && job_ != nullptr); });
+        const auto ready = [&] { return quit_ || (generation_.load(std::memory_order_relaxed) != seen && job_); };
+        if (!quit_ && !job_ && generation_.load(std::memory_order_relaxed) != seen) {
+          // Woke too late for that job (the caller finished it alone): watch for the next one.
+          seen = generation_.load(std::memory_order_relaxed);
+          continue;
+        }
+        if (!ready()) {
+          sleeping_.fetch_add(1, std::memory_order_acq_rel);
+          cv_.wait(lk, ready);
+          sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+        }
         if (quit_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
         job = job_;
-        ++active_;
+        active_.fetch_add(1, std::memory_order_acq_rel);
       }
       job->work();
-      std::lock_guard lk(m_);
-      if (--active_ == 0) done_cv_.notify_all();
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lk(m_);  // a caller that gave up spinning waits on done_cv_ under m_
+        done_cv_.notify_all();
+      }
     }
   }
 
   int n_ = 1;
+  const std::chrono::microseconds spin_;
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one job at a time
-  std::mutex m_;          // guards job_, active_, generation_, quit_
+  std::mutex m_;          // guards job_ and quit_; cv_ and done_cv_ wait on it
   std::condition_variable cv_, done_cv_;
   Job* job_ = nullptr;
-  int active_ = 0;  // workers inside job_->work()
-  std::uint64_t generation_ = 0;
+  std::atomic<int> active_{0};    // workers inside job_->work()
+  std::atomic<int> sleeping_{0};  // workers waiting on cv_
+  std::atomic<std::uint64_t> generation_{0};
   bool quit_ = false;
 };
 

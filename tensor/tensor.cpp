@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <malloc.h>
 #include <ostream>
 
+#include "tensor/allocator.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/random.hpp"
 
@@ -17,26 +17,12 @@ namespace tg {
 
 // --- Storage -----------------------------------------------------------------------------------
 
-namespace {
-// glibc serves blocks above 128 KiB with a fresh mmap and returns them with munmap, so every such
-// tensor would cost two system calls and a page fault per 4 KiB on first touch. A training step
-// allocates and frees the same few sizes again and again (a 128 x 784 batch is 392 KiB), so keep
-// them on the heap, where freed blocks are reused, as PyTorch's caching allocator does.
-const bool g_heap_for_tensors = [] {
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  return true;
-}();
-}  // namespace
+// Storage comes from the caching allocator (allocator.hpp): a training step's tensors reuse the
+// blocks the previous step freed instead of going to malloc (and to mmap, page faults included, for
+// every block above glibc's 128 KiB threshold).
+Storage::Storage(std::size_t nbytes) : data_(alloc::allocate(nbytes)), nbytes_(nbytes) {}
 
-Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
-  // aligned_alloc needs a size that is a multiple of the alignment; never ask for zero bytes.
-  const std::size_t rounded = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) throw std::bad_alloc();
-}
-
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { alloc::deallocate(data_, nbytes_); }
 
 // --- factories ---------------------------------------------------------------------------------
 
