@@ -245,9 +245,15 @@ Variable sigmoid(const Variable& x) {
 }
 
 // relu: y = max(x, 0),  dy/dx = [x > 0] = [y > 0]
+//   backward: dx = dy where y > 0, else 0, in one fused pass (no 0/1 mask is made); with
+//   create_graph, dy * [y > 0] with the mask a constant, so that it can be differentiated again
 Variable relu(const Variable& x) {
-  return record("relu", {x}, relu(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() * constant(step(g.result().value()))); });
+  return record("relu", {x}, relu(x.value()), save_result(), [](Grad& g) {
+    if (grad_mode_enabled())
+      g.accumulate(0, g.out() * constant(step(g.result().value())));
+    else
+      g.accumulate(0, Variable(relu_backward(g.out().value(), g.result().value())));
+  });
 }
 
 // softplus: y = ln(1 + e^x),  dy/dx = sigmoid(x)
@@ -476,6 +482,29 @@ Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable
                            if (g.needs(1)) g.accumulate(1, -g.out() * Z);
                          });
   return reduce(loss, reduction);
+}
+
+// bernoulli_log_prob: lp = x l - softplus(l)  (= log p(x) for a Bernoulli with logits l),
+//   dlp/dl = x - sigmoid(l),  dlp/dx = l
+// Forward and the logits' gradient are one fused pass each (tensor/fused.hpp); with create_graph
+// the backward is the same formula in differentiable ops. Broadcasting operands are expanded first.
+Variable bernoulli_log_prob(const Variable& logits, const Variable& x) {
+  if (logits.shape() != x.shape()) {
+    const Shape s = broadcast_shapes(logits.shape(), x.shape(), "bernoulli_log_prob");
+    return bernoulli_log_prob(broadcast_to(logits, s), broadcast_to(x, s));
+  }
+  return record("bernoulli_log_prob", {logits, x}, bernoulli_log_prob(logits.value(), x.value()),
+                save(logits, x), [](Grad& g) {
+                  const Variable &L = g.saved(0), &X = g.saved(1);
+                  if (g.needs(0)) {
+                    if (grad_mode_enabled())
+                      g.accumulate(0, g.out() * (X - sigmoid(L)));
+                    else
+                      g.accumulate(0, Variable(bernoulli_log_prob_backward(g.out().value(), L.value(),
+                                                                           X.value())));
+                  }
+                  if (g.needs(1)) g.accumulate(1, g.out() * L);
+                });
 }
 
 // mse_loss: l = (x - y)^2, composed from differentiable ops (no backward of its own)

@@ -87,6 +87,9 @@ enum class Reduction { none, mean, sum };
 // -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z, stable for any logit z.
 Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable& target,
                                           Reduction reduction = Reduction::mean);
+// log p(x) of a Bernoulli with logits l, element-wise: x l - softplus(l) (x in [0, 1]; grey values
+// give the cross-entropy). Fused forward and backward; broadcasts.
+Variable bernoulli_log_prob(const Variable& logits, const Variable& x);
 // (x - y)^2, reduced.
 Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
 

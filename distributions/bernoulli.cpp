@@ -64,7 +64,7 @@ Variable Bernoulli::log_prob(const Variable& value) const {
   const bool any_infinite = detail::any_of(logits_.value(), [](double v) { return std::isinf(v); });
   const Tensor infinite = any_infinite ? detail::isinf_mask(logits_.value()) : Tensor();
   const Variable l = any_infinite ? detail::where(infinite, 0.0, logits_) : logits_;
-  Variable lp = value * l - softplus(l);
+  Variable lp = bernoulli_log_prob(l, value);  // x l - softplus(l), fused
   if (any_infinite) {
     const Tensor& lv = logits_.value();
     const Tensor zero = Tensor::scalar(0, lv.dtype()), one = Tensor::scalar(1, lv.dtype());

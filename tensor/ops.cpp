@@ -5,6 +5,7 @@
 // leaves an innermost run in which each operand's step is 0 or 1. That run is handed to a SIMD kernel
 // (kernels.hpp); the outer rows are split over the thread pool. Each output element is computed by
 // exactly one thread from the same inputs, so results never depend on the thread count.
+#include "tensor/fused.hpp"
 #include "tensor/ops.hpp"
 
 #include <fmt/format.h>
@@ -732,6 +733,45 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
             b.defined() ? T(1) : T(0), po, out_f);
   });
   return out;
+}
+
+// --- fused -------------------------------------------------------------------------------------
+
+namespace {
+void check_same(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  check_same_dtype(a, b, op);
+  if (a.shape() != b.shape())
+    throw ShapeError(fmt::format("{}: the operands' shapes differ: {} and {}", op, shape_str(a.shape()),
+                                 shape_str(b.shape())));
+}
+}  // namespace
+
+Tensor relu_backward(const Tensor& dy, const Tensor& y) {
+  check_same(dy, y, "relu_backward");
+  Tensor dx = Tensor::empty(y.shape(), y.dtype());
+  visit_dtype(y.dtype(), [&]<class T>() { kernels::relu_backward(dy.data<T>(), y.data<T>(), dx.data<T>(), y.numel()); });
+  return dx;
+}
+
+Tensor bernoulli_log_prob(const Tensor& logits, const Tensor& x) {
+  check_same(logits, x, "bernoulli_log_prob");
+  Tensor lp = Tensor::empty(x.shape(), x.dtype());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    kernels::bernoulli_log_prob(logits.data<T>(), x.data<T>(), lp.data<T>(), x.numel());
+  });
+  return lp;
+}
+
+Tensor bernoulli_log_prob_backward(const Tensor& g, const Tensor& logits, const Tensor& x) {
+  check_same(logits, x, "bernoulli_log_prob_backward");
+  check_same(g, x, "bernoulli_log_prob_backward");
+  Tensor dl = Tensor::empty(x.shape(), x.dtype());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    kernels::bernoulli_log_prob_backward(g.data<T>(), logits.data<T>(), x.data<T>(), dl.data<T>(), x.numel());
+  });
+  return dl;
 }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {

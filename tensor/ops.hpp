@@ -101,6 +101,15 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 // x W^T + b for x (B, in), W (out, in), b (out) or undefined.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
+// --- fused (tensor/fused.hpp): one pass where the op-by-op version makes temporaries ---------------
+// The operands have one shape (no broadcasting) and one dtype.
+// relu's backward: dy where y > 0, else 0 (also where dy is NaN or Inf).
+Tensor relu_backward(const Tensor& dy, const Tensor& y);
+// x l - softplus(l): the log-likelihood of x under a Bernoulli with logits l.
+Tensor bernoulli_log_prob(const Tensor& logits, const Tensor& x);
+// g (x - sigmoid(l)): its gradient with respect to the logits, times g (0 where g is 0).
+Tensor bernoulli_log_prob_backward(const Tensor& g, const Tensor& logits, const Tensor& x);
+
 // --- comparisons for tests -------------------------------------------------------------------------
 // |a - b| <= atol + rtol * |b| everywhere (NaN equals NaN when equal_nan), shapes equal.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,

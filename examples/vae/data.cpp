@@ -26,38 +26,77 @@ std::string binarize_name(Binarize b) {
 
 namespace {
 
-Split to_split(const Dataset& d) {
+Split to_split(Dataset&& d) {
   Split s;
   s.rows = static_cast<int>(d.images.rows);
   s.cols = static_cast<int>(d.images.cols);
-  s.images = tg::Tensor::empty({d.images.n, d.images.rows * d.images.cols});
-  float* p = s.images.data<float>();
-  for (std::size_t i = 0; i < d.images.pixels.size(); ++i) p[i] = d.images.pixels[i] / 255.0f;
+  s.bytes = std::move(d.images.pixels);
   s.labels.assign(d.labels.begin(), d.labels.end());
   return s;
 }
 
-void binarize_in_place(tg::Tensor& images, tg::Generator& gen) {
-  float* p = images.data<float>();
-  gen.fill_bernoulli<float>(p, images.numel(), p, 1);  // x <- [u < x]: reads p[i] before writing it
+}  // namespace
+
+// x <- [u < x] for every pixel, as 0 / 255 bytes. Floats a few thousand images at a time: a whole
+// number of Philox blocks per chunk (4 pixels a block, whatever the image size, since chunks are
+// multiples of 4 images), so the bits are those of one fill over the whole split.
+void binarize(Split& s, tg::Generator& gen) {
+  constexpr std::int64_t kChunk = 4096;  // images
+  for (std::int64_t b = 0; b < s.size(); b += kChunk) {
+    const std::int64_t e = std::min(s.size(), b + kChunk);
+    tg::Tensor x = s.images(b, e);
+    float* p = x.data<float>();
+    gen.fill_bernoulli<float>(p, x.numel(), p, 1);  // reads p[i] before writing it
+    std::uint8_t* out = s.bytes.data() + b * s.pixels();
+    for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = p[i] != 0 ? 255 : 0;
+  }
+}
+
+namespace {
+
+// bytes[i] / 255 into out[i], for n bytes.
+void to_float(const std::uint8_t* bytes, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = bytes[i] / 255.0f;
 }
 
 }  // namespace
 
+tg::Tensor Split::images(const std::vector<std::int64_t>& index) const {
+  const std::int64_t n = size(), p = pixels();
+  tg::Tensor x = tg::Tensor::empty({static_cast<std::int64_t>(index.size()), p});
+  float* out = x.data<float>();
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    const std::int64_t i = index[k];
+    if (i < 0 || i >= n)
+      throw tg::ValueError(fmt::format("Split::images: image {} of a split of {}", i, n));
+    to_float(bytes.data() + i * p, p, out + static_cast<std::int64_t>(k) * p);
+  }
+  return x;
+}
+
+tg::Tensor Split::images(std::int64_t begin, std::int64_t end) const {
+  if (begin < 0 || end > size() || begin > end)
+    throw tg::ValueError(fmt::format("Split::images: images [{}, {}) of a split of {}", begin, end, size()));
+  tg::Tensor x = tg::Tensor::empty({end - begin, pixels()});
+  to_float(bytes.data() + begin * pixels(), (end - begin) * pixels(), x.data<float>());
+  return x;
+}
+
 Data load_data(const std::string& dir, Binarize binarize, std::uint64_t seed) {
-  const MnistData raw = load_mnist_dir(dir);
-  Data d{to_split(raw.train), to_split(raw.test), dir};
+  MnistData raw = load_mnist_dir(dir);
+  Data d{to_split(std::move(raw.train)), to_split(std::move(raw.test)), dir};
   if (binarize == Binarize::fixed) {
     tg::Generator gen(seed ^ 0x5eed5eedULL);
-    binarize_in_place(d.train.images, gen);
-    binarize_in_place(d.test.images, gen);
+    vae::binarize(d.train, gen);
+    vae::binarize(d.test, gen);
   }
   return d;
 }
 
 void truncate(Split& s, std::int64_t n) {
   if (n <= 0 || n >= s.size()) return;
-  s.images = tg::slice(s.images, 0, 0, n);
+  s.bytes.resize(static_cast<std::size_t>(n * s.pixels()));
+  s.bytes.shrink_to_fit();
   s.labels.resize(static_cast<std::size_t>(n));
 }
 
@@ -76,8 +115,11 @@ std::vector<std::int64_t> permutation(std::int64_t n, tg::Generator& gen) {
 tg::Tensor batch_images(const Split& s, const std::vector<std::int64_t>& index, Binarize binarize,
                         tg::Generator& gen) {
   tg::profile::Region region("data");
-  tg::Tensor x = tg::index_select(s.images, 0, index);
-  if (binarize == Binarize::dynamic) binarize_in_place(x, gen);
+  tg::Tensor x = s.images(index);
+  if (binarize == Binarize::dynamic) {
+    float* p = x.data<float>();
+    gen.fill_bernoulli<float>(p, x.numel(), p, 1);  // x <- [u < x]
+  }
   return x;
 }
 

@@ -62,7 +62,7 @@ void write_reconstructions(const std::string& path, Model& model, const Split& s
   const std::int64_t count = std::min<std::int64_t>(n, split.size());
   std::vector<std::int64_t> idx;
   for (std::int64_t i = 0; i < count; ++i) idx.push_back(i);
-  const Tensor x = tg::index_select(split.images, 0, idx);
+  const Tensor x = split.images(idx);
   const Variable y = model.config().conditional() ? Variable(one_hot(split, idx, static_cast<int>(model.config().classes)))
                                                   : Variable();
   const Tensor recon = model.decode_mean(model.encode(Variable(x), y).first, y);
@@ -106,7 +106,7 @@ void write_interpolation(const std::string& path, Model& model, const Split& spl
                                          "{} images: 0..{})",
                                          i, split.size(), split.size() - 1));
     const std::vector<std::int64_t> idx{from, to};
-    const Tensor x = tg::index_select(split.images, 0, idx);
+    const Tensor x = split.images(idx);
     const Variable y = cfg.conditional() ? Variable(one_hot(split, idx, static_cast<int>(cfg.classes))) : Variable();
     const Tensor codes = model.encode(Variable(x), y).first.value();  // (2, latent)
     // z_t = (1 - t) z_from + t z_to; the cvae's label is blended the same way.

@@ -47,8 +47,10 @@ std::vector<std::int64_t> range(std::int64_t begin, std::int64_t end) {
 }
 
 // The whole split as the model sees it in evaluation: binarized once, by a draw fixed by `gen`.
-Tensor eval_images(const Split& s, Binarize binarize, tg::Generator& gen) {
-  return batch_images(s, range(0, s.size()), binarize, gen);
+Split eval_split(const Split& s, Binarize binarize, tg::Generator& gen) {
+  Split e = s;
+  if (binarize == Binarize::dynamic) vae::binarize(e, gen);
+  return e;
 }
 
 Variable label_batch(const Model& model, const Split& s, const std::vector<std::int64_t>& idx) {
@@ -136,7 +138,7 @@ Tensor encode_all(Model& model, const Split& split) {
   std::vector<Tensor> parts;
   for (std::int64_t b = 0; b < split.size(); b += kBatch) {
     const auto idx = range(b, std::min(split.size(), b + kBatch));
-    const Variable x(tg::index_select(split.images, 0, idx));
+    const Variable x(split.images(idx));
     parts.push_back(model.encode(x, label_batch(model, split, idx)).first.value());
   }
   return tg::concat(parts, 0);
@@ -149,8 +151,7 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
   model.eval();
   tg::Generator gen(seed);
   const Config& cfg = model.config();
-  Split s = split;
-  s.images = eval_images(split, binarize, gen);
+  const Split s = eval_split(split, binarize, gen);
   EvalResult r;
   r.images = s.size();
   r.latent = static_cast<int>(cfg.latent);
@@ -161,7 +162,7 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
   std::vector<Tensor> codes;
   for (std::int64_t b = 0; b < s.size(); b += kBatch) {
     const auto idx = range(b, std::min(s.size(), b + kBatch));
-    const Variable x(tg::index_select(s.images, 0, idx));
+    const Variable x(s.images(idx));
     const Variable y = label_batch(model, s, idx);
     const Terms t = model.loss(x, y, 1.0, gen);
     r.recon += t.recon.item();
@@ -186,7 +187,7 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
     const tg::dist::Normal prior(Variable(Tensor::zeros({K, d})), Variable(Tensor::ones({K, d})));
     for (std::int64_t i = 0; i < s.size(); ++i) {
       const std::vector<std::int64_t> one{i};
-      const Variable x(tg::index_select(s.images, 0, one));
+      const Variable x(s.images(one));
       const Variable y = label_batch(model, s, one);
       const auto [m, logvar] = model.encode(x, y);
       const tg::dist::Normal q(Variable(tg::broadcast_to(m.value(), {K, d})),

@@ -284,7 +284,7 @@ TEST_CASE("train: binarization", "[vae][train]") {
     CHECK(a != b);
     // The stored images keep their grey values.
     bool grey = false;
-    for (double v : data.train.images.to_vector()) grey = grey || (v > 0 && v < 1);
+    for (double v : data.train.images().to_vector()) grey = grey || (v > 0 && v < 1);
     CHECK(grey);
 
     vae::TrainOptions opt = options(vae::ModelKind::vae, 2);
@@ -298,11 +298,11 @@ TEST_CASE("train: binarization", "[vae][train]") {
   SECTION("static: one fixed draw at load time") {
     vae::Data d = vae::load_data(vae::default_data_dir(), vae::Binarize::fixed, 1);
     vae::truncate(d.test, 64);
-    const auto v = d.test.images.to_vector();
+    const auto v = d.test.images().to_vector();
     CHECK(std::count_if(v.begin(), v.end(), [](double p) { return p != 0.0 && p != 1.0; }) == 0);
     vae::Data again = vae::load_data(vae::default_data_dir(), vae::Binarize::fixed, 1);
     vae::truncate(again.test, 64);
-    CHECK(again.test.images.to_vector() == d.test.images.to_vector());
+    CHECK(again.test.images().to_vector() == d.test.images().to_vector());
   }
   CHECK(vae::parse_binarize("static") == vae::Binarize::fixed);
   CHECK(vae::binarize_name(vae::Binarize::fixed) == "static");
