@@ -29,7 +29,7 @@ void save_checkpoint(const std::string& path, const Module& model, const optim::
                                    "state's names ('{}...')",
                                    name, state_prefix));
   if (optimizer) {
-    optim::OptimizerState state = optimizer->state_dict();
+    optim::OptimizerState state = optimizer->state_view();  // written out now: no snapshot needed
     for (auto& [name, t] : state.tensors) tensors.emplace_back(std::string(state_prefix) + name, std::move(t));
     for (const auto& [k, v] : state.scalars) meta[std::string(optim_prefix) + k] = v;
   }

@@ -102,6 +102,12 @@ Tensor& Optimizer::buffer(std::size_t i, const std::string& name) {
 }
 
 OptimizerState Optimizer::state_dict() const {
+  OptimizerState s = state_view();
+  for (auto& [_, t] : s.tensors) t = t.clone();
+  return s;
+}
+
+OptimizerState Optimizer::state_view() const {
   OptimizerState s;
   s.scalars["type"] = type_name();
   s.scalars["lr"] = number_text(lr_);
@@ -112,7 +118,7 @@ OptimizerState Optimizer::state_dict() const {
     const ParamState& ps = state_[i];
     if (ps.step == 0 && ps.buffers.empty()) continue;
     s.scalars[keys_[i] + ".step"] = std::to_string(ps.step);
-    for (const auto& [name, t] : ps.buffers) s.tensors.emplace_back(keys_[i] + "." + name, t.clone());
+    for (const auto& [name, t] : ps.buffers) s.tensors.emplace_back(keys_[i] + "." + name, t);
   }
   return s;
 }

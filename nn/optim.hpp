@@ -53,6 +53,9 @@ class Optimizer {
   // Buffers are cloned: the state is a snapshot. load_state_dict checks the type, keys, shapes and
   // dtypes and restores lr, the hyperparameters, the step counts and the buffers.
   OptimizerState state_dict() const;
+  // The same, with the tensors sharing the optimizer's own buffers (valid until the next step):
+  // what a checkpoint writer needs, without a copy of the whole state.
+  OptimizerState state_view() const;
   void load_state_dict(const OptimizerState& state);
 
  protected:
