@@ -90,6 +90,8 @@ constexpr Check checks[] = {
     {"samples_in_support", check_samples_in_support},
     {"support_edges", check_support_edges},
     {"normalization", check_normalization},
+    {"cdf", check_cdf},
+    {"expand", check_expand},
     {"mean", check_mean},
     {"variance", check_variance},
     {"entropy", check_entropy},

@@ -22,10 +22,14 @@
 //   normalization      the density integrates to 1 (Gauss-Legendre over the bounded support or over
 //                      mean +- 20 sd, the mean being a panel edge); the mass sums to 1 for discrete
 //                      ones
+//   cdf                (when has_cdf()) cdf(icdf(u)) = u, d cdf/dx = exp(log_prob), and the
+//                      fraction of draws below icdf(u) is u within sigmas binomial standard errors
+//   expand             d.expand(2 + batch_shape) is the same type, its values d's broadcast; an
+//                      incompatible batch shape raises ShapeError
 //   mean, variance     sample moments agree with mean() and variance() (variance-of-variance from
 //                      the sample's fourth moment)
 //   entropy            entropy() agrees with -E[log_prob] (Monte Carlo)
-//   gradcheck          log_prob, entropy, mean and variance pass tg::gradcheck in f64; a failure
+//   gradcheck          log_prob, entropy, mean, variance (and cdf, icdf) pass tg::gradcheck in f64; a failure
 //                      names the function, the Jacobian element and both derivatives
 //   rsample_gradcheck  rsample is an exact, differentiable function of the parameters: tg::gradcheck
 //                      of rsample(sample_shape) with a Generator re-seeded before every evaluation

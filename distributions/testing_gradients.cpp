@@ -106,11 +106,16 @@ CheckResult check_gradcheck(Kit& k) {
   run("entropy", [&](const Distribution& d) { return d.entropy(); });
   run("mean", [&](const Distribution& d) { return d.mean(); });
   run("variance", [&](const Distribution& d) { return d.variance(); });
+  if (k.d.has_cdf()) {
+    const Variable u(Tensor::full(k.d.extended_shape({3}), 0.3, DType::f64));
+    run("cdf", [&](const Distribution& d) { return d.cdf(x); });
+    run("icdf", [&](const Distribution& d) { return d.icdf(u); });
+  }
   if (!failed.empty())
     return result(false, fmt::format("{} ({})", fmt::join(failed, "; "), tolerances()));
-  return result(true, fmt::format("log_prob, entropy, mean, variance: analytical gradients match "
-                                  "central differences ({})",
-                                  tolerances()));
+  return result(true, fmt::format("log_prob, entropy, mean, variance{}: analytical gradients "
+                                  "match central differences ({})",
+                                  k.d.has_cdf() ? ", cdf, icdf" : "", tolerances()));
 }
 
 // With a Generator re-seeded before every evaluation, rsample draws the same noise each time and is

@@ -2,7 +2,7 @@
 // test with its options and generator (Kit), the statistics, and the worst-offender bookkeeping —
 // and the checks themselves, one function each, grouped by the file that defines them:
 //   testing_interface.cpp  with_parameters, shapes, sample_no_grad, dtype_agreement
-//   testing_support.cpp    samples_in_support, support_edges, normalization
+//   testing_support.cpp    samples_in_support, support_edges, normalization, cdf, expand
 //   testing_moments.cpp    mean, variance, entropy
 //   testing_gradients.cpp  gradcheck, rsample_gradcheck, grad_pathwise_vs_fd, grad_score_vs_fd,
 //                          grad_pathwise_vs_score
@@ -117,6 +117,8 @@ CheckResult check_sample_no_grad(Kit& k);
 CheckResult check_samples_in_support(Kit& k);
 CheckResult check_support_edges(Kit& k);
 CheckResult check_normalization(Kit& k);
+CheckResult check_cdf(Kit& k);
+CheckResult check_expand(Kit& k);
 CheckResult check_mean(Kit& k);
 CheckResult check_variance(Kit& k);
 CheckResult check_entropy(Kit& k);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <typeinfo>
 
 #include "distributions/detail.hpp"
 #include "distributions/testing_kit.hpp"
@@ -175,6 +176,118 @@ CheckResult check_normalization(Kit& k) {
   }
   return result(worst.ok,
                 worst.what + fmt::format(" (tolerance {:g}, {} Gauss-Legendre panels)", tol, M));
+}
+
+}  // namespace tg::dist::kit
+
+namespace tg::dist::kit {
+
+// cdf and icdf, when the distribution has them: F(F^-1(u)) = u on a grid of u, dF/dx =
+// exp(log_prob(x)) at draws, and the fraction of draws at or below F^-1(u) is u within sigmas
+// binomial standard errors sqrt(u (1 - u) / n).
+CheckResult check_cdf(Kit& k) {
+  const Distribution& d = k.d;
+  if (!d.has_cdf()) return skip("no cdf (has_cdf() is false)");
+  if (!d.event_shape().empty()) return skip("only scalar events have a cdf");
+  const Shape b = d.batch_shape();
+  const std::size_t m = static_cast<std::size_t>(numel(b));
+  const std::vector<double> us = {0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99};
+  Shape grid = {static_cast<std::int64_t>(us.size())};
+  grid.insert(grid.end(), b.begin(), b.end());
+  std::vector<double> u;
+  for (double v : us) u.insert(u.end(), m, v);
+  const Variable uv(Tensor::from_values(grid, u, d.dtype()));
+  const auto q = values_as(d.icdf(uv), grid);
+  const auto back = values_as(d.cdf(Variable(Tensor::from_values(grid, q, d.dtype()))), grid);
+  Worst w;
+  const double tol = k.is_f64() ? 1e-9 : 1e-5;
+  for (std::size_t i = 0; i < u.size(); ++i)
+    w.add(std::abs(back[i] - u[i]) <= tol, std::abs(back[i] - u[i]) / tol,
+          fmt::format("batch element {}: cdf(icdf({})) = {:.10g} (icdf {:.10g}; tolerance {:g})",
+                      i % m, u[i], back[i], q[i], tol));
+  // dF/dx against the density, at draws
+  {
+    GradModeGuard on(true);
+    const Variable x(d.sample({50}, &k.gen).value(), true);
+    const auto g = tg::grad({sum(d.cdf(x))}, {x});
+    const auto dens = values(exp(d.log_prob(x)));
+    const auto dx = values_as(g[0], x.shape());
+    const auto xs = values(x);
+    const double rtol = k.is_f64() ? 1e-6 : 1e-3;
+    for (std::size_t i = 0; i < dens.size(); ++i) {
+      const double allowed = rtol * (1 + std::abs(dens[i]));
+      w.add(std::abs(dx[i] - dens[i]) <= allowed, std::abs(dx[i] - dens[i]) / allowed,
+            fmt::format("element {} (x = {:.8g}): dcdf/dx {:.10g} vs exp(log_prob) {:.10g} "
+                        "(rtol {:g})",
+                        i, xs[i], dx[i], dens[i], rtol));
+    }
+  }
+  // the empirical cdf of draws at the quantiles
+  const std::int64_t n = k.o.samples;
+  const auto x = values(d.sample({n}, &k.gen));
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    const std::size_t j = i % m;
+    std::int64_t below = 0;
+    for (std::int64_t s = 0; s < n; ++s) below += x[static_cast<std::size_t>(s) * m + j] <= q[i];
+    const double frac = static_cast<double>(below) / static_cast<double>(n);
+    const double se = std::sqrt(u[i] * (1 - u[i]) / static_cast<double>(n));
+    const double z = std::abs(frac - u[i]) / se;
+    w.add(z <= k.o.sigmas, z / k.o.sigmas,
+          fmt::format("batch element {}: a fraction {:.6g} of the draws is <= icdf({}) = {:.6g}, "
+                      "{:.2f} standard errors (bound {}) [{} samples]",
+                      j, frac, u[i], q[i], z, k.o.sigmas, n));
+  }
+  return w.result();
+}
+
+// d.expand(2 + batch) is the same type and distribution, repeated: its log_prob, mean, variance
+// and entropy are d's, broadcast; a batch shape that does not broadcast raises ShapeError.
+CheckResult check_expand(Kit& k) {
+  if (!k.rebuild_ok) return skip("needs with_parameters");
+  const Distribution& d = k.d;
+  Shape nb = {2};
+  nb.insert(nb.end(), d.batch_shape().begin(), d.batch_shape().end());
+  const auto e = d.expand(nb);
+  if (typeid(*e) != typeid(d))
+    return result(false, fmt::format("expand returns a {}, not a {}", e->name(), d.name()));
+  if (e->batch_shape() != nb || e->event_shape() != d.event_shape())
+    return result(false, fmt::format("expand({}) has batch {} and event {}, expected batch {} "
+                                     "and event {}",
+                                     shape_str(nb), shape_str(e->batch_shape()),
+                                     shape_str(e->event_shape()), shape_str(nb),
+                                     shape_str(d.event_shape())));
+  Worst w;
+  auto same = [&](const char* what, const Variable& got, const Variable& want, const Shape& s) {
+    const auto a = values_as(got, s), b = values_as(want, s);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const double allowed = k.rounding() * (1 + std::abs(b[i]));
+      const bool ok = a[i] == b[i] || std::abs(a[i] - b[i]) <= allowed;
+      w.add(ok, ok ? 0 : kInf,
+            fmt::format("{} element {}: expanded {:.10g} vs {:.10g}", what, i, a[i], b[i]));
+    }
+  };
+  Shape ext = nb;
+  ext.insert(ext.end(), d.event_shape().begin(), d.event_shape().end());
+  same("mean", e->mean(), d.mean(), ext);
+  same("variance", e->variance(), d.variance(), ext);
+  same("entropy", e->entropy(), d.entropy(), nb);
+  const Variable x = e->sample({3}, &k.gen);  // (3, 2) + batch + event
+  Shape lp = {3};
+  lp.insert(lp.end(), nb.begin(), nb.end());
+  same("log_prob", e->log_prob(x), d.log_prob(x), lp);
+  if (e->sample({4}, &k.gen).shape() != e->extended_shape({4}))
+    w.add(false, kInf, "the expanded sample has the wrong shape");
+  if (!d.batch_shape().empty()) {
+    Shape bad = d.batch_shape();
+    bad.back() += 1;
+    try {
+      d.expand(bad);
+      w.add(false, kInf, fmt::format("expand({}) of batch {} did not raise ShapeError",
+                                     shape_str(bad), shape_str(d.batch_shape())));
+    } catch (const ShapeError&) {
+    }
+  }
+  return w.result(fmt::format(" (expand({}))", shape_str(nb)));
 }
 
 }  // namespace tg::dist::kit

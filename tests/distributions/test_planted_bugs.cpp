@@ -61,6 +61,12 @@ class Exponential : public Distribution {
     if constexpr (bug == Bug::entropy_grad_wrong) return 1.0 - log(rate_.detach());
     return 1.0 - log(rate_);
   }
+  // F(x) = 1 - e^(-rate x) for x >= 0, 0 below;  F^-1(u) = -log(1 - u) / rate
+  Variable cdf(const Variable& value) const override {
+    return -expm1(-rate_ * clamp(value, 0.0, dist::detail::inf));
+  }
+  Variable icdf(const Variable& u) const override { return -log1p(-u) / rate_; }
+  bool has_cdf() const override { return true; }
   Variable mean() const override { return 1.0 / rate_; }
   Variable variance() const override { return 1.0 / square(rate_); }
   Support support() const override {
