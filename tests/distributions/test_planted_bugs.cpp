@@ -99,12 +99,13 @@ struct Planted {
 };
 
 template <Bug bug>
-Planted run(std::string what, std::vector<std::string> must_fail) {
+Planted run(std::string what, std::vector<std::string> must_fail,
+            const ConformanceOptions& options = {}) {
   register_kl<Exponential<bug>, Exponential<bug>>(kl_exponential<bug>, "Exponential",
                                                   "Exponential");
   const Exponential<bug> d(
       Variable(Tensor::from_values({2}, {1.5, 0.7}, DType::f64)));
-  return {std::move(what), std::move(must_fail), check_distribution(d)};
+  return {std::move(what), std::move(must_fail), check_distribution(d, options)};
 }
 
 std::vector<std::string> failed_checks(const ConformanceReport& r) {
@@ -163,6 +164,10 @@ TEST_CASE("the kit catches every planted bug of an extender's Exponential", "[di
   // cannot be taken, but the score-function estimator is right and passes.
   const Planted& detached = planted[1];
   CHECK(detached.report.find("grad_score_vs_fd")->status == CheckResult::Status::pass);
+  // Why the far q: with only the old near perturbation, the swapped closed form passes.
+  const Planted near_only =
+      run<Bug::kl_swapped>("swapped, near q only", {}, {.kl_perturbations = {{1.1, 0.05}}});
+  CHECK(near_only.report.find("kl_closed_form_vs_mc")->status == CheckResult::Status::pass);
   // The entropy's line names the function, the element and both derivatives.
   CHECK_THAT(planted[6].report.find("gradcheck")->detail,
              Catch::Contains("entropy") && Catch::Contains("d out[0] / d x[0]"));
