@@ -17,24 +17,33 @@ std::vector<Stats> sample_stats(Kit& k) {
   return out;
 }
 
+// Each estimate est[j] +- se[j] against the closed form want[j], within sigmas standard errors
+// (plus rounding): "element j: <what> est +- se vs <fn> want, z standard errors (bound k)".
+CheckResult agree(Kit& k, const char* what, const char* fn, const std::vector<double>& est,
+                  const std::vector<double>& se, const std::vector<double>& want) {
+  Worst w;
+  for (std::size_t j = 0; j < est.size(); ++j) {
+    const double atol = k.rounding() * (1 + std::abs(want[j]));
+    const double z = std::abs(est[j] - want[j]) / (se[j] + atol);
+    w.add(within(est[j], want[j], k.o.sigmas, se[j], atol), z / k.o.sigmas,
+          fmt::format("element {}: {} {:.6g} +- {:.2g} vs {} {:.6g}, {:.2f} standard errors "
+                      "(bound {})",
+                      j, what, est[j], se[j], fn, want[j], z, k.o.sigmas));
+  }
+  return w.result(fmt::format(" [{} samples]", k.o.samples));
+}
+
 }  // namespace
 
 // The sample mean agrees with mean(): standard error sd / sqrt(n).
 CheckResult check_mean(Kit& k) {
-  const auto s = sample_stats(k);
-  const auto mu = values_as(k.d.mean(), k.be_shape());
   const double n = static_cast<double>(k.o.samples);
-  Worst w;
-  for (std::size_t j = 0; j < s.size(); ++j) {
-    const double se = std::sqrt(s[j].var / n);
-    const double atol = k.rounding() * (1 + std::abs(mu[j]));
-    const double z = std::abs(s[j].mean - mu[j]) / (se + atol);
-    w.add(within(s[j].mean, mu[j], k.o.sigmas, se, atol), z / k.o.sigmas,
-          fmt::format("element {}: sample mean {:.6g} +- {:.2g} vs mean() {:.6g}, {:.2f} standard "
-                      "errors (bound {})",
-                      j, s[j].mean, se, mu[j], z, k.o.sigmas));
+  std::vector<double> est, se;
+  for (const Stats& s : sample_stats(k)) {
+    est.push_back(s.mean);
+    se.push_back(std::sqrt(s.var / n));
   }
-  return w.result(fmt::format(" [{} samples]", k.o.samples));
+  return agree(k, "sample mean", "mean()", est, se, values_as(k.d.mean(), k.be_shape()));
 }
 
 // The sample variance agrees with variance(), its standard error from the fourth moment:
@@ -42,22 +51,16 @@ CheckResult check_mean(Kit& k) {
 // matters when mu4 = sigma^4, e.g. a Bernoulli(1/2)), floored at its smallest possible value,
 // 2 sigma^4 / (n (n - 1)) (as mu4 >= sigma^4), which the plug-in estimate can undershoot.
 CheckResult check_variance(Kit& k) {
-  const auto s = sample_stats(k);
-  const auto var = values_as(k.d.variance(), k.be_shape());
   const double n = static_cast<double>(k.o.samples);
-  Worst w;
-  for (std::size_t j = 0; j < s.size(); ++j) {
-    const double v2 = s[j].var * s[j].var;
-    const double se =
-        std::sqrt(std::max(s[j].m4 / n - v2 * (n - 3) / (n * (n - 1)), 2 * v2 / (n * (n - 1))));
-    const double atol = k.rounding() * (1 + std::abs(var[j]));
-    const double z = std::abs(s[j].var - var[j]) / (se + atol);
-    w.add(within(s[j].var, var[j], k.o.sigmas, se, atol), z / k.o.sigmas,
-          fmt::format("element {}: sample variance {:.6g} +- {:.2g} vs variance() {:.6g}, {:.2f} "
-                      "standard errors (bound {})",
-                      j, s[j].var, se, var[j], z, k.o.sigmas));
+  std::vector<double> est, se;
+  for (const Stats& s : sample_stats(k)) {
+    const double v2 = s.var * s.var;
+    est.push_back(s.var);
+    se.push_back(
+        std::sqrt(std::max(s.m4 / n - v2 * (n - 3) / (n * (n - 1)), 2 * v2 / (n * (n - 1)))));
   }
-  return w.result(fmt::format(" [{} samples]", k.o.samples));
+  return agree(k, "sample variance", "variance()", est, se,
+               values_as(k.d.variance(), k.be_shape()));
 }
 
 // entropy() agrees with -E[log_prob(x)], x ~ d.
@@ -69,19 +72,13 @@ CheckResult check_entropy(Kit& k) {
   Shape lp_shape = {k.o.samples};
   lp_shape.insert(lp_shape.end(), b.begin(), b.end());
   const auto lp = values_as(k.d.log_prob(x), lp_shape);  // (a wrong shape throws: a failure)
-  const auto h = values_as(k.d.entropy(), b);
-  Worst w;
+  std::vector<double> est, se;
   for (std::size_t j = 0; j < m; ++j) {
     const Stats s = stats(lp, j, m, n);
-    const double se = std::sqrt(s.var / static_cast<double>(n));
-    const double atol = k.rounding() * (1 + std::abs(h[j]));
-    const double z = std::abs(-s.mean - h[j]) / (se + atol);
-    w.add(within(-s.mean, h[j], k.o.sigmas, se, atol), z / k.o.sigmas,
-          fmt::format("element {}: -E[log_prob] {:.6g} +- {:.2g} vs entropy() {:.6g}, {:.2f} "
-                      "standard errors (bound {})",
-                      j, -s.mean, se, h[j], z, k.o.sigmas));
+    est.push_back(-s.mean);
+    se.push_back(std::sqrt(s.var / static_cast<double>(n)));
   }
-  return w.result(fmt::format(" [{} samples]", n));
+  return agree(k, "-E[log_prob]", "entropy()", est, se, values_as(k.d.entropy(), b));
 }
 
 }  // namespace tg::dist::kit
