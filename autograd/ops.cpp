@@ -287,6 +287,18 @@ Variable digamma(const Variable& x) {
                 [](Grad& g) { g.accumulate(0, g.out() * trigamma(g.saved(0))); });
 }
 
+// erfinv: y = erf^-1(x),  dy/dx = 1 / erf'(y) = sqrt(pi) / 2 e^(y^2)  (saves the result).
+// At x = +-1 the derivative is +inf: an incoming gradient of exactly 0 stays 0 there (not 0 inf).
+Variable erfinv(const Variable& x) {
+  return record("erfinv", {x}, erfinv(x.value()), save_result(), [](Grad& g) {
+    const Variable dx = g.out() * exp(square(g.result())) * (std::sqrt(std::numbers::pi) / 2);
+    const Tensor& out = g.out().value();
+    const Tensor zero = Tensor::scalar(0, out.dtype());
+    if (!std::isinf(max(abs(g.result().value())).item())) return g.accumulate(0, dx);
+    g.accumulate(0, where(Variable(eq(out, zero)), Variable(zero), dx));
+  });
+}
+
 // --- operators -----------------------------------------------------------------------------------
 
 Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }

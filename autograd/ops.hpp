@@ -41,6 +41,7 @@ Variable log_sigmoid(const Variable& x);
 Variable erf(const Variable& x);
 Variable lgamma(const Variable& x);
 Variable digamma(const Variable& x);  // differentiable once (its derivative, trigamma, is not)
+Variable erfinv(const Variable& x);   // the inverse of erf on (-1, 1)
 
 // --- operators -----------------------------------------------------------------------------------
 Variable operator+(const Variable& a, const Variable& b);

@@ -37,6 +37,16 @@ Categorical::Categorical(Variable logits, std::optional<bool> validate_args)
   }
 }
 
+// logits = log p (the constructor normalizes: log p_k - log sum_j p_j)
+Categorical Categorical::from_probs(Variable probs, std::optional<bool> validate_args) {
+  if (!probs.defined()) throw ValueError("Categorical::from_probs: probs are undefined");
+  if (validate_args.value_or(default_validate_args())) {
+    detail::require(detail::all_of(probs.value(), [](double p) { return p >= 0 && std::isfinite(p); }),
+                    "Categorical::from_probs", "probs must be finite and >= 0");
+  }
+  return Categorical(log(probs), validate_args);
+}
+
 // p_k = exp(log p_k) = softmax(logits)_k
 Variable Categorical::probs() const { return exp(log_probs_); }
 

@@ -24,6 +24,21 @@ ContinuousBernoulli::ContinuousBernoulli(Variable logits, std::optional<bool> va
   }
 }
 
+// logits = log c - log1p(-c),  c = clamp(lambda, eps, 1 - eps)
+ContinuousBernoulli ContinuousBernoulli::from_probs(Variable probs,
+                                                    std::optional<bool> validate_args,
+                                                    std::pair<double, double> lims) {
+  if (!probs.defined()) throw ValueError("ContinuousBernoulli::from_probs: probs are undefined");
+  if (validate_args.value_or(default_validate_args())) {
+    detail::require(detail::all_of(probs.value(), [](double p) { return p >= 0 && p <= 1; }),
+                    "ContinuousBernoulli::from_probs", "probs must be in [0, 1]");
+  }
+  const double eps = probs.dtype() == DType::f32 ? std::numeric_limits<float>::epsilon()
+                                                 : std::numeric_limits<double>::epsilon();
+  const Variable c = clamp(probs, eps, 1 - eps);
+  return ContinuousBernoulli(log(c) - log1p(-c), validate_args, lims);
+}
+
 // lambda = clamp(sigmoid(l), eps, 1 - eps), as torch's clamp_probs
 Variable ContinuousBernoulli::probs() const {
   const double eps = dtype() == DType::f32 ? std::numeric_limits<float>::epsilon()

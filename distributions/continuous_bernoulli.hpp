@@ -20,6 +20,17 @@ class ContinuousBernoulli : public Distribution {
   explicit ContinuousBernoulli(Variable logits, std::optional<bool> validate_args = std::nullopt,
                                std::pair<double, double> lims = {0.499, 0.501});
 
+  // From lambda in [0, 1], clamped to [eps, 1 - eps] first (as torch does: the density is
+  // degenerate at 0 and 1), then logits = log lambda - log1p(-lambda).
+  static ContinuousBernoulli from_probs(Variable probs,
+                                        std::optional<bool> validate_args = std::nullopt,
+                                        std::pair<double, double> lims = {0.499, 0.501});
+  static ContinuousBernoulli from_logits(Variable logits,
+                                         std::optional<bool> validate_args = std::nullopt,
+                                         std::pair<double, double> lims = {0.499, 0.501}) {
+    return ContinuousBernoulli(std::move(logits), validate_args, lims);
+  }
+
   std::string name() const override { return "ContinuousBernoulli"; }
   const Variable& logits() const { return logits_; }
   // lambda = clamp(sigmoid(logits), eps, 1 - eps)
@@ -35,9 +46,10 @@ class ContinuousBernoulli : public Distribution {
   Variable variance() const override;
   // F(x) = (lambda^x (1 - lambda)^(1 - x) + lambda - 1) / (2 lambda - 1) on [0, 1]; 0 below, 1
   // above
-  Variable cdf(const Variable& value) const;
+  Variable cdf(const Variable& value) const override;
   // F^-1(u) = (log1p(-lambda + u (2 lambda - 1)) - log1p(-lambda)) / (log lambda - log1p(-lambda))
-  Variable icdf(const Variable& u) const;
+  Variable icdf(const Variable& u) const override;
+  bool has_cdf() const override { return true; }
   Support support() const override;
   std::vector<Variable> parameters() const override { return {logits_}; }
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "distributions/detail.hpp"
@@ -42,6 +43,38 @@ Variable Distribution::rsample(const Shape&, Generator*) const {
 }
 
 Variable Distribution::stddev() const { return tg::sqrt(variance()); }
+
+Variable Distribution::cdf(const Variable&) const {
+  throw Error(fmt::format("{0}.cdf: {0} has no cumulative distribution function", name()));
+}
+Variable Distribution::icdf(const Variable&) const {
+  throw Error(fmt::format("{0}.icdf: {0} has no inverse cumulative distribution function", name()));
+}
+
+std::shared_ptr<Distribution> Distribution::expand(const Shape& batch_shape) const {
+  const Shape& now = batch_shape_;
+  bool ok = batch_shape.size() >= now.size();
+  try {
+    ok = ok && broadcast_shapes(now, batch_shape, "expand") == batch_shape;
+  } catch (const ShapeError&) {
+    ok = false;
+  }
+  if (!ok) {
+    throw ShapeError(fmt::format(
+        "{}.expand: batch shape {} cannot be expanded to {} (each dim must be 1 or equal, new dims "
+        "on the left)",
+        name(), shape_str(now), shape_str(batch_shape)));
+  }
+  std::vector<Variable> params;
+  for (const Variable& p : parameters()) {
+    // p = (broadcastable to) batch + its own trailing dims
+    const std::int64_t own = std::max<std::int64_t>(0, p.dim() - static_cast<std::int64_t>(now.size()));
+    Shape shape = batch_shape;
+    shape.insert(shape.end(), p.shape().end() - own, p.shape().end());
+    params.push_back(p.shape() == shape ? p : tg::broadcast_to(p, shape));
+  }
+  return with_parameters(params);
+}
 
 void Distribution::check_support(const char* fn, const Tensor& value, const Tensor& inside) const {
   if (!validate_args_) return;

@@ -75,6 +75,20 @@ class Distribution {
   virtual Variable variance() const = 0;
   virtual Variable stddev() const;  // sqrt(variance())
 
+  // The cumulative distribution function F(x) = P(X <= x) and its inverse F^-1(u), u in [0, 1), for
+  // scalar continuous distributions that have them (has_cdf()); both differentiable in the
+  // parameters and in their argument. The defaults raise tg::Error naming the distribution.
+  virtual Variable cdf(const Variable& value) const;
+  virtual Variable icdf(const Variable& u) const;
+  virtual bool has_cdf() const { return false; }
+
+  // The same distribution with its parameters broadcast to `batch_shape` (as torch's
+  // Distribution.expand): batch_shape must be what broadcasting the current batch shape to it
+  // gives. Each parameter keeps its own trailing dims (a Categorical's categories). The broadcast is
+  // recorded on the tape, so gradients reach the original parameters. Built through
+  // with_parameters, so it returns the same type.
+  std::shared_ptr<Distribution> expand(const Shape& batch_shape) const;
+
   virtual Support support() const = 0;
   bool is_discrete() const { return support().kind == Support::Kind::integer; }
 

@@ -39,6 +39,18 @@ Variable Laplace::log_prob(const Variable& value) const {
 // H = 1 + log(2 scale)
 Variable Laplace::entropy() const { return 1.0 + log(2.0 * scale_); }
 
+// F(x) = 1/2 - sign(x - loc) expm1(-|x - loc| / scale) / 2
+Variable Laplace::cdf(const Variable& value) const {
+  const Variable d = value - loc_;
+  return 0.5 - 0.5 * Variable(sign(d.value())) * expm1(-abs(d) / scale_);
+}
+
+// F^-1(u) = loc - scale sign(u - 1/2) log1p(-2 |u - 1/2|)
+Variable Laplace::icdf(const Variable& u) const {
+  const Variable t = u - 0.5;
+  return loc_ - scale_ * Variable(sign(t.value())) * log1p(-2.0 * abs(t));
+}
+
 // Var = 2 scale^2
 Variable Laplace::variance() const { return 2.0 * square(scale_); }
 

@@ -20,6 +20,11 @@ class Laplace : public Distribution {
   Variable entropy() const override;
   Variable mean() const override { return loc_; }
   Variable variance() const override;
+  // F(x) = 1/2 - sign(x - loc) expm1(-|x - loc| / scale) / 2;
+  // F^-1(u) = loc - scale sign(u - 1/2) log1p(-2 |u - 1/2|)
+  Variable cdf(const Variable& value) const override;
+  Variable icdf(const Variable& u) const override;
+  bool has_cdf() const override { return true; }
   Support support() const override;
   std::vector<Variable> parameters() const override { return {loc_, scale_}; }
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;

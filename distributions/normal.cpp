@@ -40,6 +40,16 @@ Variable Normal::entropy() const {
 
 Variable Normal::variance() const { return square(scale_); }
 
+// F(x) = (1 + erf(z / sqrt 2)) / 2,  z = (x - loc) / scale
+Variable Normal::cdf(const Variable& value) const {
+  return 0.5 * (1.0 + erf((value - loc_) / (scale_ * std::numbers::sqrt2)));
+}
+
+// F^-1(u) = loc + scale sqrt 2 erfinv(2u - 1)  (-inf at 0, +inf at 1)
+Variable Normal::icdf(const Variable& u) const {
+  return loc_ + scale_ * (std::numbers::sqrt2 * erfinv(2.0 * u - 1.0));
+}
+
 Support Normal::support() const {
   return {Support::Kind::real, Tensor::scalar(-detail::inf, dtype()),
           Tensor::scalar(detail::inf, dtype())};

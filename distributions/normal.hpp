@@ -21,6 +21,10 @@ class Normal : public Distribution {
   Variable mean() const override { return loc_; }
   Variable variance() const override;
   Variable stddev() const override { return scale_; }
+  // F(x) = (1 + erf((x - loc) / (scale sqrt 2))) / 2;  F^-1(u) = loc + scale sqrt 2 erfinv(2u - 1)
+  Variable cdf(const Variable& value) const override;
+  Variable icdf(const Variable& u) const override;
+  bool has_cdf() const override { return true; }
   Support support() const override;
   std::vector<Variable> parameters() const override { return {loc_, scale_}; }
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;

@@ -22,18 +22,36 @@
 //   normalization      the density integrates to 1 (Gauss-Legendre over the bounded support or over
 //                      mean +- 20 sd, the mean being a panel edge); the mass sums to 1 for discrete
 //                      ones
+//   cdf                (when has_cdf()) cdf(icdf(u)) = u, d cdf/dx = exp(log_prob), and the
+//                      fraction of draws below icdf(u) is u within sigmas binomial standard errors
+//   expand             d.expand(2 + batch_shape) is the same type, its values d's broadcast; an
+//                      incompatible batch shape raises ShapeError
 //   mean, variance     sample moments agree with mean() and variance() (variance-of-variance from
 //                      the sample's fourth moment)
 //   entropy            entropy() agrees with -E[log_prob] (Monte Carlo)
-//   gradcheck          log_prob, entropy, mean and variance pass tg::gradcheck in f64
+//   gradcheck          log_prob, entropy, mean, variance (and cdf, icdf) pass tg::gradcheck in f64; a failure
+//                      names the function, the Jacobian element and both derivatives
+//   rsample_gradcheck  rsample is an exact, differentiable function of the parameters: tg::gradcheck
+//                      of rsample(sample_shape) with a Generator re-seeded before every evaluation
+//                      (so the noise is the same each time), in f64; catches a detached, sign-flipped
+//                      or slightly scaled reparameterization that the statistical checks miss
 //   grad_*             d/dtheta E[f(x)], f(x) = sum over the event of x^2, three ways: pathwise
 //                      (through rsample), score function (E[(f(x) - b) d log p(x)/dtheta],
 //                      b = E[f], through sample) and central differences of the closed form
-//                      E[f] = sum(variance + mean^2); every available pair must agree
-//   kl_*               KL(d, d) = 0; KL(d, q) >= 0; a registered closed form agrees with its Monte
-//                      Carlo estimate (q: options.q, or d with its parameters perturbed, 1.1 theta
-//                      + 0.05)
+//                      E[f] = sum(variance + mean^2); every available pair must agree. Each
+//                      estimator is computed on its own: one that throws fails only its own pairs
+//   kl_*               KL(d, d) = 0; KL(d, q) >= 0 and KL(q, d) >= 0; a registered closed form agrees
+//                      with its Monte Carlo estimate in both directions, KL(d, q) from draws of d
+//                      and KL(q, d) from draws of q. q: options.q, or d with its parameters
+//                      perturbed, theta -> a theta + b for each (a, b) of options.kl_perturbations
+//                      (a near one, a narrowing one and a far one by default: a closed form with p
+//                      and q swapped agrees with the truth when q is close to d)
 //   dtype_agreement    the f32 and f64 versions agree on log_prob, mean, variance, entropy and KL
+// Every failing line names the element, both values and, for the statistical checks, the distance in
+// standard errors and its bound.
+//
+// audit_kl checks every closed form of the KL registry against its Monte Carlo estimate, given one
+// example pair per registered type pair; a registered pair with no example is a failure.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -52,13 +70,17 @@ struct ConformanceOptions {
   std::int64_t samples = 20000;        // for the moments, entropy and KL Monte Carlo checks
   std::int64_t gradient_batches = 40;  // gradient estimates: batches whose spread gives the error
   std::int64_t gradient_batch_size = 500;
+  std::int64_t rsample_gradcheck_samples = 3;  // sample_shape {n} of the rsample gradcheck
   std::int64_t quadrature_panels = 2000;  // Gauss-Legendre panels (5 nodes each), an even number
   std::optional<std::pair<double, double>> integration_range{};  // override mean +- 20 sd
   // Scalars outside the support (each broadcast over batch + event shape) that must get -inf, in
   // addition to those derived from support().
   std::vector<double> outside_support{};
-  // The second distribution of the KL checks; default: d with perturbed parameters.
+  // The second distribution of the KL checks; default: d with perturbed parameters, one q per
+  // (a, b) below: theta -> a theta + b for every parameter (a, b > 0 keep positive parameters
+  // positive).
   std::shared_ptr<const Distribution> q{};
+  std::vector<std::pair<double, double>> kl_perturbations{{1.1, 0.05}, {0.5, 0.05}, {2.0, 1.0}};
   double dtype_rtol = 2e-4, dtype_atol = 2e-5;  // f32 vs f64
   std::vector<std::string> skip{};              // names of checks not to run (reported as SKIP)
 };
@@ -81,6 +103,21 @@ struct ConformanceReport {
 };
 
 ConformanceReport check_distribution(const Distribution& d, const ConformanceOptions& options = {});
+
+// The KL audit: for every pair in registered_kl_pairs(), the example whose dynamic types match it
+// (a missing one is a failure that names the pair), its closed form against the Monte Carlo
+// estimate of n draws from p, element by element within `sigmas` standard errors. One check per
+// registered pair, named "P || Q"; examples for unregistered pairs are reported as failures too.
+struct KLExample {
+  std::shared_ptr<const Distribution> p, q;
+};
+struct KLAuditOptions {
+  std::uint64_t seed = 2024;
+  std::int64_t samples = 20000;
+  double sigmas = 5.0;
+};
+ConformanceReport audit_kl(const std::vector<KLExample>& examples,
+                           const KLAuditOptions& options = {});
 
 }  // namespace tg::dist
 

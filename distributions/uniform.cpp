@@ -32,6 +32,14 @@ Variable Uniform::log_prob(const Variable& value) const {
   return detail::outside_to_neg_inf(inside, lp);
 }
 
+// F(x) = clamp((x - low) / (high - low), 0, 1)
+Variable Uniform::cdf(const Variable& value) const {
+  return clamp((value - low_) / (high_ - low_), 0.0, 1.0);
+}
+
+// F^-1(u) = low + u (high - low)
+Variable Uniform::icdf(const Variable& u) const { return low_ + u * (high_ - low_); }
+
 // H = log(high - low)
 Variable Uniform::entropy() const { return log(high_ - low_); }
 

@@ -21,6 +21,10 @@ class Uniform : public Distribution {
   Variable entropy() const override;
   Variable mean() const override;
   Variable variance() const override;
+  // F(x) = clamp((x - low) / (high - low), 0, 1);  F^-1(u) = low + u (high - low)
+  Variable cdf(const Variable& value) const override;
+  Variable icdf(const Variable& u) const override;
+  bool has_cdf() const override { return true; }
   Support support() const override;
   std::vector<Variable> parameters() const override { return {low_, high_}; }
   std::shared_ptr<Distribution> with_parameters(const std::vector<Variable>& params) const override;

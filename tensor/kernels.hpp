@@ -13,6 +13,7 @@ enum class Unary {
   softplus,     // max(x, 0) + log1p(exp(-|x|))
   log_sigmoid,  // min(x, 0) - log1p(exp(-|x|))
   erf, lgamma, digamma,
+  erfinv,       // the inverse of erf on (-1, 1): +-inf at +-1, NaN outside [-1, 1]
   sign,         // -1, 0, +1 (0 for 0, NaN for NaN)
   step,         // 1 if x > 0 else 0   (relu's derivative)
 };

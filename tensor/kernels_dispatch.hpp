@@ -32,10 +32,11 @@ void select_unit(Unit u);
 // Ops that have a SIMD version. The others run the scalar reference (kernels_ref.hpp) on every unit,
 // because xsimd's version is not accurate enough (measured against long double libm, see
 // docs/kernels.md): lgamma (wrong by up to 1e13 ulp near its zeros), erf in f64 (68 ulp), pow
-// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma has no xsimd version.
+// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma and erfinv have no
+// xsimd version.
 template <class T>
 constexpr bool vectorised(Unary op) {
-  if (op == Unary::lgamma || op == Unary::digamma) return false;
+  if (op == Unary::lgamma || op == Unary::digamma || op == Unary::erfinv) return false;
   if (op == Unary::erf) return sizeof(T) == 4;
   return true;
 }

@@ -280,7 +280,7 @@ struct Simd {
       TG_CASE(neg) TG_CASE(abs) TG_CASE(square) TG_CASE(sqrt) TG_CASE(reciprocal) TG_CASE(exp)
       TG_CASE(expm1) TG_CASE(log) TG_CASE(log1p) TG_CASE(tanh) TG_CASE(sigmoid) TG_CASE(relu)
       TG_CASE(softplus) TG_CASE(log_sigmoid) TG_CASE(erf) TG_CASE(lgamma) TG_CASE(digamma)
-      TG_CASE(sign) TG_CASE(step)
+      TG_CASE(erfinv) TG_CASE(sign) TG_CASE(step)
 #undef TG_CASE
     }
   }

@@ -54,6 +54,52 @@ T digamma(T x_in) {
   return T(result + std::log(x) - W(0.5) / x - series);
 }
 
+// erfinv(y): the x with erf(x) = y. A first guess from Giles' single-precision approximation
+// ("Approximating the erfinv function", GPU Computing Gems, 2011; relative error < 4e-7 in float's
+// range), then Newton steps: two on erf(x) = y for |y| <= 1/2, and on log erfc(x) = log(1 - y)
+// above (1 - y is exact there, so the residual keeps its digits near +-1) until the step is below
+// rounding. Odd: erfinv(-y) = -erfinv(y). erfinv(+-1) = +-inf, NaN
+// outside [-1, 1] (PyTorch's choices). float is computed in double and rounded once.
+template <class T>
+T erfinv(T y_in) {
+  using W = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  const W y = std::abs(W(y_in));
+  if (std::isnan(y) || y > 1) return std::numeric_limits<T>::quiet_NaN();
+  if (y == 1) return std::copysign(std::numeric_limits<T>::infinity(), y_in);
+  if (y == 0) return y_in;  // keeps the sign of -0
+  W w = -std::log((W(1) - y) * (W(1) + y)), p;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-08;
+    for (W c : {3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                -0.00417768164, 0.246640727, 1.50140941})
+      p = c + p * w;
+  } else {
+    w = std::sqrt(w) - 3;
+    p = -0.000200214257;
+    for (W c : {0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                0.00943887047, 1.00167406, 2.83297682})
+      p = c + p * w;
+  }
+  W x = p * y;
+  const W two_over_sqrt_pi = W(2) / std::sqrt(std::numbers::pi_v<W>);
+  if (y <= W(0.5)) {
+    for (int step = 0; step < 2; ++step)
+      x -= (std::erf(x) - y) / (two_over_sqrt_pi * std::exp(-x * x));
+  } else {
+    // Newton on log erfc(x) = log(1 - y), nearly linear in the tail, where the guess is poorer
+    // (Giles' polynomial is fitted for float's range, 1 - y >= 2^-24)
+    const W log_t = std::log(W(1) - y);
+    for (int step = 0; step < 8; ++step) {
+      const W c = std::erfc(x);
+      const W dx = (std::log(c) - log_t) * c / (two_over_sqrt_pi * std::exp(-x * x));
+      x += dx;
+      if (std::abs(dx) <= W(1e-17) * x) break;
+    }
+  }
+  return T(std::copysign(x, W(y_in)));
+}
+
 template <class T>
 T unary(Unary op, T x) {
   switch (op) {
@@ -82,6 +128,7 @@ T unary(Unary op, T x) {
     case Unary::erf: return std::erf(x);
     case Unary::lgamma: return std::lgamma(x);
     case Unary::digamma: return digamma(x);
+    case Unary::erfinv: return erfinv(x);
     // sign: -1, +1, 0 for +-0 (always +0), NaN for NaN.
     case Unary::sign: return std::isnan(x) ? x : T(x > 0) - T(x < 0);
     // step(x) = 1 if x > 0 else 0 (0 for NaN): relu's derivative.

@@ -242,6 +242,7 @@ Tensor log_sigmoid(const Tensor& x) { return unary_op(Unary::log_sigmoid, x); }
 Tensor erf(const Tensor& x) { return unary_op(Unary::erf, x); }
 Tensor lgamma(const Tensor& x) { return unary_op(Unary::lgamma, x); }
 Tensor digamma(const Tensor& x) { return unary_op(Unary::digamma, x); }
+Tensor erfinv(const Tensor& x) { return unary_op(Unary::erfinv, x); }
 Tensor sign(const Tensor& x) { return unary_op(Unary::sign, x); }
 Tensor step(const Tensor& x) { return unary_op(Unary::step, x); }
 

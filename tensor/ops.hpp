@@ -48,6 +48,7 @@ Tensor log_sigmoid(const Tensor& x);  // log(sigmoid(x)) = -softplus(-x), stable
 Tensor erf(const Tensor& x);
 Tensor lgamma(const Tensor& x);
 Tensor digamma(const Tensor& x);
+Tensor erfinv(const Tensor& x);  // the inverse of erf: +-inf at +-1, NaN outside [-1, 1]
 Tensor sign(const Tensor& x);
 Tensor step(const Tensor& x);  // 1 where x > 0, else 0
 

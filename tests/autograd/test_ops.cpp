@@ -6,6 +6,8 @@
 // directly.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -144,6 +146,9 @@ const std::vector<UnaryCase> kUnary = {
     {"digamma", [](const Variable& x) { return tg::digamma(x); },
      [](const Tensor& x) { return tg::digamma(x); },
      nullptr, 0.3, 5, {}, /*second=*/false},
+    {"erfinv", [](const Variable& x) { return tg::erfinv(x); },
+     [](const Tensor& x) { return tg::erfinv(x); },
+     [](double y) { return tg::erfinv(Tensor::scalar(y, DType::f64)).item(); }, -0.9, 0.9, {}},
 };
 // clang-format on
 
@@ -178,6 +183,24 @@ TEST_CASE("lgamma and digamma at negative non-integers", "[ops][unary]") {
   const Variable x(r.uniform({7}, -2.8, -2.2), true);
   check_grads([](const Vars& v) { return tg::lgamma(v[0]); }, {x});
   check_grads([](const Vars& v) { return tg::digamma(v[0]); }, {x}, /*second=*/false);
+}
+
+TEST_CASE("erfinv: erf undoes it, and a zero gradient stays zero at +-1", "[ops][unary]") {
+  const Variable x(Tensor::from_values({4}, {-0.95, -0.2, 0.4, 0.99}, DType::f64), true);
+  const Variable y = tg::erf(tg::erfinv(x));
+  CHECK(tg::allclose(y.value(), x.value(), 1e-14, 1e-15));
+  // d/dx erf(erfinv(x)) = 1
+  tg::backward(tg::sum(y));
+  CHECK(tg::allclose(x.grad().value(), Tensor::ones({4}, DType::f64), 1e-12, 1e-12));
+  // at x = +-1 the derivative is infinite: a zero incoming gradient is still exactly 0
+  const Variable edge(Tensor::from_values({3}, {-1.0, 0.5, 1.0}, DType::f64), true);
+  const Variable e = tg::erfinv(edge);
+  CHECK(e.value().to_vector()[0] == -std::numeric_limits<double>::infinity());
+  tg::backward(e, Variable(Tensor::from_values({3}, {0.0, 1.0, 0.0}, DType::f64)));
+  const auto g = edge.grad().value().to_vector();
+  CHECK(g[0] == 0.0);
+  CHECK(g[1] == Approx(std::sqrt(std::numbers::pi) / 2 * std::exp(0.4769362762044699 * 0.4769362762044699)));
+  CHECK(g[2] == 0.0);
 }
 
 TEST_CASE("digamma is differentiable once: its second backward raises", "[ops][unary]") {

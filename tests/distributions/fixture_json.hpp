@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
 #include "autograd/variable.hpp"
 #include "tensor/ops.hpp"
 
@@ -70,6 +72,30 @@ inline void require_close(const tg::Variable& got, const tg::Tensor& want, doubl
 inline void require_close(const tg::Variable& got, const json& want, double rtol = 1e-12,
                           double atol = 1e-12, const std::string& what = "") {
   require_close(got, tensor(want), rtol, atol, what);
+}
+
+// A case of make_fixtures.py's cdf_case: the distribution make(params) built from the case's named
+// parameters; its cdf at "value" and icdf at "u", and their gradients (of the sum) with respect to
+// the parameters and the argument, against torch's.
+template <class Make>
+void require_cdf_matches(const json& c, const std::vector<std::string>& names, Make make) {
+  std::vector<tg::Variable> params;
+  for (const auto& n : names) params.push_back(var(c[n], true));
+  for (const char* fn : {"cdf", "icdf"}) {
+    const bool is_cdf = std::string(fn) == "cdf";
+    const std::string arg = is_cdf ? "value" : "u";
+    const tg::Variable x = var(c[arg], true);
+    const auto d = make(params);
+    const tg::Variable y = is_cdf ? d.cdf(x) : d.icdf(x);
+    require_close(y, c[fn], 1e-12, 1e-12, fn);
+    std::vector<tg::Variable> wrt = params;
+    wrt.push_back(x);
+    const auto g = tg::grad({tg::sum(y)}, wrt);
+    for (std::size_t i = 0; i < wrt.size(); ++i) {
+      const std::string key = std::string(fn) + "_grad_" + (i < names.size() ? names[i] : arg);
+      require_close(g[i], c[key], 1e-10, 1e-12, key);
+    }
+  }
 }
 
 inline tg::Variable f64(std::initializer_list<double> v, bool requires_grad = false) {

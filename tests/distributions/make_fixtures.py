@@ -19,7 +19,7 @@ g = torch.Generator().manual_seed(1234)
 
 
 def t(x):
-    x = torch.as_tensor(x, dtype=torch.float64)
+    x = torch.as_tensor(x, dtype=torch.float64).detach()
     enc = lambda v: ("inf" if v > 0 else "-inf") if math.isinf(v) else v
     return {"shape": list(x.shape), "data": [enc(v) for v in x.reshape(-1).tolist()]}
 
@@ -94,6 +94,60 @@ scale = torch.tensor([[0.8, 1.7, 0.25], [1.1, 0.4, 0.9]])
 d = D.Independent(D.Normal(loc, scale), 1)
 cases["independent_normal"] = {"loc": t(loc), "scale": t(scale),
                                **summary(d, torch.randn(4, 2, 3, generator=g))}
+
+# cdf and icdf (issue 11): Normal, Laplace and Uniform, with their gradients with respect to the
+# parameters and the argument (the sum of the outputs, backpropagated).
+def cdf_case(make, params, value, u):
+    params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    value = value.clone().requires_grad_(True)
+    u = u.clone().requires_grad_(True)
+    d = make(**params)
+    out = {k: t(v) for k, v in params.items()}
+    out.update({"value": t(value), "u": t(u)})
+    cdf = d.cdf(value)
+    grads = torch.autograd.grad(cdf.sum(), list(params.values()) + [value])
+    out["cdf"] = t(cdf)
+    out.update({"cdf_grad_" + k: t(g) for k, g in zip(list(params) + ["value"], grads)})
+    icdf = d.icdf(u)
+    grads = torch.autograd.grad(icdf.sum(), list(params.values()) + [u])
+    out["icdf"] = t(icdf)
+    out.update({"icdf_grad_" + k: t(g) for k, g in zip(list(params) + ["u"], grads)})
+    return out
+
+
+u = torch.tensor([[0.001, 0.2, 0.5], [0.7, 0.95, 0.999999]])
+cases["normal_cdf"] = cdf_case(D.Normal, {"loc": torch.tensor([0.3, -1.2, 2.0]), "scale": torch.tensor([0.8, 1.7, 0.25])},
+                               torch.tensor([[0.0, -4.0, 2.1], [1.5, 0.2, 1.0]]), u)
+cases["laplace_cdf"] = cdf_case(D.Laplace, {"loc": torch.tensor([0.3, -1.0, 2.5]), "scale": torch.tensor([0.6, 2.2, 1.0])},
+                                torch.tensor([[0.0, -4.0, 2.6], [1.5, 0.2, 1.0]]), u)
+cases["uniform_cdf"] = cdf_case(D.Uniform, {"low": torch.tensor([0.0, -2.0, 1.5]), "high": torch.tensor([1.0, 3.0, 1.75])},
+                                torch.tensor([[0.5, -1.0, 1.6], [0.25, 2.5, 1.7]]), u)
+y = torch.tensor([-0.999999, -0.9, -0.5, -1e-8, 0.0, 0.3, 0.77, 0.99, 0.9999999999, 1 - 1e-15])
+cases["erfinv"] = {"x": t(y), "erfinv": t(torch.erfinv(y))}
+
+# From probs (issue 11): Categorical (normalized by torch; no zero here, where torch clamps) and
+# ContinuousBernoulli (probs across the Taylor window at 1/2).
+probs = torch.tensor([[0.1, 0.2, 0.3, 0.4], [1.0, 1.0, 2.0, 4.0]])
+value = torch.tensor([[0.0, 3.0], [2.0, 1.0]]).T
+d = D.Categorical(probs=probs)
+cases["categorical_probs"] = {"probs": t(probs), "value": t(value), "log_prob": t(d.log_prob(value)),
+                              "entropy": t(d.entropy()), "normalized": t(d.probs)}
+probs = torch.tensor([0.02, 0.3, 0.4995, 0.5, 0.5004, 0.8, 0.97])
+value = torch.rand(2, probs.numel(), generator=g)
+d = D.ContinuousBernoulli(probs=probs)
+cases["continuous_bernoulli_probs"] = {"probs": t(probs), **summary(d, value, logits=d.logits)}
+
+# expand (issue 11): a Normal of batch (3) and a Categorical of batch (2) expanded, log_prob of
+# values of the new batch shapes.
+d = D.Normal(torch.tensor([0.3, -1.2, 2.0]), torch.tensor([0.8, 1.7, 0.25])).expand((4, 3))
+value = torch.randn(2, 4, 3, generator=g)
+cases["normal_expand"] = {"loc": t(torch.tensor([0.3, -1.2, 2.0])), "scale": t(torch.tensor([0.8, 1.7, 0.25])),
+                          "batch_shape": list(d.batch_shape), **summary(d, value)}
+logits = torch.tensor([[0.1, -1.0, 2.0], [0.0, 0.5, -0.5]])
+d = D.Categorical(logits=logits).expand((3, 2))
+value = torch.tensor([[[0.0, 2.0], [1.0, 1.0], [2.0, 0.0]]])
+cases["categorical_expand"] = {"logits": t(logits), "batch_shape": list(d.batch_shape), "value": t(value),
+                               "log_prob": t(d.log_prob(value)), "entropy": t(d.entropy())}
 
 # KL divergences.
 kl = {}

@@ -78,3 +78,39 @@ TEST_CASE("Categorical passes the conformance kit", "[distributions][categorical
   const Categorical d32(Variable(Tensor::from_values({3}, {0.2, -0.4, 1.1}, DType::f32)));
   TG_REQUIRE_CONFORMS(d32, {.outside_support = {1.5}});
 }
+
+TEST_CASE("Categorical::from_probs matches torch's Categorical(probs=...)",
+          "[distributions][categorical]") {
+  const auto& c = fixtures()["categorical_probs"];
+  const Categorical d = Categorical::from_probs(tgtest::var(c["probs"]));
+  CHECK(d.batch_shape() == Shape{2});
+  require_close(d.log_prob(tgtest::var(c["value"])), c["log_prob"], 1e-12, 1e-12, "log_prob");
+  require_close(d.entropy(), c["entropy"], 1e-12, 1e-12, "entropy");
+  require_close(d.probs(), c["normalized"], 1e-12, 1e-12, "probs");
+  // a zero probability is an impossible category: -inf, not torch's clamped log(eps)
+  const Categorical z = Categorical::from_probs(f64({0.5, 0.5, 0.0}));
+  CHECK(z.log_prob(f64s(2)).item() == -std::numeric_limits<double>::infinity());
+  CHECK(z.log_prob(f64s(0)).item() == Approx(std::log(0.5)));
+  CHECK_THROWS_AS(Categorical::from_probs(f64({0.5, -0.1}), true), ValueError);
+  // the gradient reaches the probs: d/dp_k log(p_k / sum p) = 1/p_k - 1/sum p
+  Variable p = f64({1.0, 3.0}, true);
+  backward(Categorical::from_probs(p).log_prob(f64s(0)));
+  require_close(p.grad(), Tensor::from_values({2}, {1.0 - 0.25, -0.25}, DType::f64));
+}
+
+TEST_CASE("Categorical.expand matches torch's expand", "[distributions][categorical]") {
+  const auto& c = fixtures()["categorical_expand"];
+  const Categorical d(tgtest::var(c["logits"]));
+  const auto e = d.expand(c["batch_shape"].get<Shape>());
+  CHECK(e->batch_shape() == Shape{3, 2});
+  require_close(e->log_prob(tgtest::var(c["value"])), c["log_prob"], 1e-12, 1e-12, "log_prob");
+  require_close(e->entropy(), c["entropy"], 1e-12, 1e-12, "entropy");
+}
+
+TEST_CASE("Categorical from probs, and expanded, pass the conformance kit",
+          "[distributions][categorical][conformance]") {
+  const Categorical d = Categorical::from_probs(Variable(
+      Tensor::from_values({2, 3}, {0.2, 0.5, 0.3, 0.6, 0.3, 0.1}, DType::f64)));
+  TG_REQUIRE_CONFORMS(d, {.outside_support = {0.5, 2.5}});
+  TG_REQUIRE_CONFORMS(*d.expand({2, 2}), {.outside_support = {1.5}});
+}

@@ -85,3 +85,27 @@ TEST_CASE("ContinuousBernoulli passes the conformance kit", "[distributions][cb]
   const ContinuousBernoulli d32(Variable(Tensor::from_values({2}, {-1.2, 2.0}, DType::f32)));
   TG_REQUIRE_CONFORMS(d32);
 }
+
+TEST_CASE("ContinuousBernoulli::from_probs matches torch's ContinuousBernoulli(probs=...)",
+          "[distributions][cb]") {
+  const auto& c = fixtures()["continuous_bernoulli_probs"];
+  const ContinuousBernoulli d = ContinuousBernoulli::from_probs(tgtest::var(c["probs"]));
+  require_close(d.logits(), c["logits"], 1e-12, 1e-12, "logits");
+  require_close(d.log_prob(tgtest::var(c["value"])), c["log_prob"], 1e-12, 1e-12, "log_prob");
+  require_close(d.entropy(), c["entropy"], 1e-12, 1e-12, "entropy");
+  require_close(d.mean(), c["mean"], 1e-12, 1e-12, "mean");
+  require_close(d.variance(), c["variance"], 1e-12, 1e-12, "variance");
+  // probs 0 and 1 are clamped (the density degenerates there), so everything stays finite
+  const ContinuousBernoulli edge = ContinuousBernoulli::from_probs(f64({0.0, 1.0}));
+  CHECK(std::isfinite(edge.log_prob(f64({0.5, 0.5})).value().to_vector()[0]));
+  CHECK(std::isfinite(edge.entropy().value().to_vector()[1]));
+  CHECK_THROWS_AS(ContinuousBernoulli::from_probs(f64({1.5}), true), ValueError);
+}
+
+TEST_CASE("ContinuousBernoulli from probs, and expanded, pass the conformance kit",
+          "[distributions][cb][conformance]") {
+  const ContinuousBernoulli d =
+      ContinuousBernoulli::from_probs(f64({0.1, 0.4995, 0.7}));
+  TG_REQUIRE_CONFORMS(d);
+  TG_REQUIRE_CONFORMS(*d.expand({2, 3}));
+}

@@ -52,3 +52,15 @@ TEST_CASE("Laplace passes the conformance kit", "[distributions][laplace][confor
                     Variable(Tensor::scalar(0.3, DType::f32)));
   TG_REQUIRE_CONFORMS(d32);
 }
+
+TEST_CASE("Laplace.cdf and icdf match torch, gradients included", "[distributions][laplace]") {
+  require_cdf_matches(fixtures()["laplace_cdf"], {"loc", "scale"},
+                      [](const std::vector<Variable>& p) { return Laplace(p[0], p[1]); });
+}
+
+TEST_CASE("an expanded Laplace passes the conformance kit", "[distributions][laplace][conformance]") {
+  const Laplace d(f64({0.3, -1.0}), f64({0.5, 1.5}));
+  const auto e = d.expand({3, 2});
+  CHECK(e->batch_shape() == Shape{3, 2});
+  TG_REQUIRE_CONFORMS(*e);
+}

@@ -55,3 +55,17 @@ TEST_CASE("Uniform passes the conformance kit", "[distributions][uniform][confor
                     Variable(Tensor::scalar(0.25, DType::f32)));
   TG_REQUIRE_CONFORMS(d32);
 }
+
+TEST_CASE("Uniform.cdf and icdf match torch, gradients included", "[distributions][uniform]") {
+  require_cdf_matches(fixtures()["uniform_cdf"], {"low", "high"},
+                      [](const std::vector<Variable>& p) { return Uniform(p[0], p[1]); });
+  // 0 below the support, 1 above
+  const Uniform d(f64({0.0}), f64({2.0}));
+  CHECK(d.cdf(f64({-1.0})).item() == 0.0);
+  CHECK(d.cdf(f64({3.0})).item() == 1.0);
+}
+
+TEST_CASE("an expanded Uniform passes the conformance kit", "[distributions][uniform][conformance]") {
+  const Uniform d(f64({0.0, -1.0}), f64({1.0, 2.5}));
+  TG_REQUIRE_CONFORMS(*d.expand({2, 2}));
+}

@@ -95,6 +95,7 @@ const std::vector<UnaryCase> unary_cases = {
     {Unary::erf, "erf (near 0)", -1e-3, 1e-3, 3},
     {Unary::lgamma, "lgamma", -10, 20, 0},
     {Unary::digamma, "digamma", -10, 20, 0},
+    {Unary::erfinv, "erfinv", -1.2, 1.2, 0},
     {Unary::sign, "sign", -10, 10, 0},
     {Unary::step, "step", -10, 10, 0},
 };
@@ -510,6 +511,31 @@ void test_digamma() {
 TEST_CASE("digamma: closed forms, reflection, poles", "[kernels]") {
   test_digamma<float>();
   test_digamma<double>();
+}
+
+TEST_CASE("erfinv: special values and the round trip through erf", "[kernels]") {
+  for (double y : {-0.9999999, -0.7, -0.3, -1e-9, 1e-300, 0.1, 0.5, 0.5000001, 0.9, 0.999999,
+                   1 - 1e-15}) {
+    INFO("erfinv(" << y << ")");
+    const double x = apply(Unary::erfinv, y);
+    // erf(x) = y within rounding of y, and 1 - erf(x) for y near 1 (erfc keeps the digits there;
+    // one ulp of x moves erfc(x) by 2 x^2 ulp, 64 ulp at x = 5.6)
+    if (y > 0.5) {
+      CHECK(std::erfc(x) == Approx(1 - y).epsilon(5e-14));
+    } else {
+      CHECK(std::erf(x) == Approx(y).epsilon(1e-15));
+    }
+    // float: computed in double and rounded once
+    const float yf = static_cast<float>(y);
+    CHECK(apply(Unary::erfinv, yf) == static_cast<float>(apply(Unary::erfinv, double(yf))));
+  }
+  CHECK(apply(Unary::erfinv, 0.5) == Approx(0.4769362762044699).epsilon(1e-15));  // scipy
+  CHECK(apply(Unary::erfinv, 1.0) == inf<double>);
+  CHECK(apply(Unary::erfinv, -1.0f) == -inf<float>);
+  CHECK(std::signbit(apply(Unary::erfinv, -0.0)));
+  CHECK(std::isnan(apply(Unary::erfinv, 1.0000001)));
+  CHECK(std::isnan(apply(Unary::erfinv, -2.0f)));
+  CHECK(std::isnan(apply(Unary::erfinv, nan<double>)));
 }
 
 TEST_CASE("lgamma and erf agree with known values", "[kernels]") {

@@ -11,11 +11,13 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <numbers>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "support.hpp"
+#include "tensor/kernels_ref.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 
@@ -126,7 +128,7 @@ void for_each_index(const Shape& s,
 // clang-format off
 enum class U {
   neg, abs, square, sqrt, reciprocal, exp, expm1, log, log1p, tanh, sigmoid, relu, softplus,
-  log_sigmoid, erf, lgamma, digamma, sign, step
+  log_sigmoid, erf, lgamma, digamma, erfinv, sign, step
 };
 // clang-format on
 
@@ -137,6 +139,16 @@ L digamma_ref(L x) {
   const L z = 1 / (x * x);
   return r + std::log(x) - L(0.5) / x -
          z * (L(1) / 12 - z * (L(1) / 120 - z * (L(1) / 252 - z * (L(1) / 240 - z / 132))));
+}
+
+// erfinv in long double: Newton on erf(x) = y (erfc near +-1) from the double-precision guess.
+L erfinv_ref(L y) {
+  L x = tg::kernels::ref::erfinv(static_cast<double>(y));
+  for (int i = 0; i < 3; ++i) {
+    const L r = y > 0.5L ? (1 - y) - std::erfc(x) : std::erf(x) - y;
+    x -= r / (2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-x * x));
+  }
+  return x;
 }
 
 // Exact ops are computed in T (IEEE makes them exact); the others in long double, rounded once.
@@ -161,6 +173,7 @@ T ref_unary(U op, T x) {
     case U::erf: return T(std::erf(v));
     case U::lgamma: return T(std::lgamma(v));
     case U::digamma: return T(digamma_ref(v));
+    case U::erfinv: return T(erfinv_ref(v));
     case U::sign: return T(x > 0) - T(x < 0);
     case U::step: return x > 0 ? T(1) : T(0);
   }
@@ -203,6 +216,8 @@ const std::vector<UnaryCase> unary_cases = {
     {"lgamma", U::lgamma, [](const Tensor& x) { return tg::lgamma(x); }, 2.5, 12, 0, 3, 3},
     {"lgamma (0, 1)", U::lgamma, [](const Tensor& x) { return tg::lgamma(x); }, 0.05, 0.9, 0, 3, 3},
     {"digamma", U::digamma, [](const Tensor& x) { return tg::digamma(x); }, 2, 12, 0, 1, 16},
+    {"erfinv", U::erfinv, [](const Tensor& x) { return tg::erfinv(x); }, -0.999, 0.999, 0, 1, 2},
+    {"erfinv (tails)", U::erfinv, [](const Tensor& x) { return tg::erfinv(x); }, 0.999, 1, 0, 1, 2},
     {"sign", U::sign, [](const Tensor& x) { return tg::sign(x); }, -10, 10, 0.01, 0, 0},
     {"step", U::step, [](const Tensor& x) { return tg::step(x); }, -10, 10, 0.01, 0, 0},
 };
