@@ -74,8 +74,8 @@ Result run(const std::vector<std::string>& args) {
 }
 
 const std::vector<std::string> kTrainFiles{
-    "interpolation.png", "latent.svg",          "loss.svg",   "metrics.jsonl",
-    "model.safetensors", "reconstructions.png", "samples.png"};
+    "best.safetensors",  "index.html",          "interpolation.png", "latent.svg", "loss.svg",
+    "metrics.jsonl",     "model.safetensors",   "reconstructions.png", "samples.png"};
 
 // A tiny trained run, made once and shared by the tests that need a checkpoint.
 struct TinyRun {
@@ -266,7 +266,7 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
   CHECK(run0.result.err.empty());  // no progress bar: stderr is not a terminal
   const fs::path dir = run0.dir.path / "run";
 
-  SECTION("train writes its 7 files and no temporary ones") {
+  SECTION("train writes its 9 files and no temporary ones") {
     const std::set<std::string> files = files_in(dir);
     CHECK(files == std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
   }
