@@ -205,8 +205,11 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
     o = stored;
     o.out_dir = cmd.resume;
     data = &resumed_data;
-    print_line(fmt::format("resuming {} at epoch {}{} of {}", cmd.resume, done + 1,
-                           mid_epoch ? fmt::format(", step {}", meta.at("epoch_step")) : std::string(), o.epochs));
+    const std::int64_t steps = (resumed_data.train.size() + o.batch - 1) / o.batch;
+    print_line(fmt::format("resuming {} at epoch {}{}, until epoch {}", cmd.resume, done + 1,
+                           mid_epoch ? fmt::format(" step {} of {}", std::stoll(meta.at("epoch_step")) + 1, steps)
+                                     : std::string(),
+                           o.epochs));
   }
 
   tg::Generator init(o.seed);
@@ -237,8 +240,8 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
       break;
     case Stopped::interrupted:
       status = result.step_in_epoch > 0
-                   ? fmt::format("interrupted by {} at epoch {}, step {}", signal_name(result.signal), epochs_done + 1,
-                                 result.step_in_epoch)
+                   ? fmt::format("interrupted by {} at epoch {}, step {} of {}", signal_name(result.signal),
+                                 epochs_done + 1, result.step_in_epoch, result.steps_per_epoch)
                    : fmt::format("interrupted by {} after epoch {}", signal_name(result.signal), epochs_done);
       break;
   }
@@ -252,9 +255,9 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
     return 128 + result.signal;
   }
   if (result.stopped == Stopped::early) print_line(status);
-  print_line(fmt::format("wrote {}/: index.html metrics.jsonl model.safetensors best.safetensors reconstructions.png "
-                         "samples.png interpolation.png latent.svg loss.svg{}",
-                         o.out_dir, o.snapshot_every > 0 ? " snapshots/" : ""));
+  print_line(fmt::format("wrote {}/: model.safetensors, best.safetensors (epoch {}), metrics.jsonl, pictures{}",
+                         o.out_dir, result.best_epoch, o.snapshot_every > 0 ? ", snapshots/" : ""));
+  print_line(fmt::format("open {}/index.html to see the run", o.out_dir));
   return 0;
 }
 

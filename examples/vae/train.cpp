@@ -197,6 +197,7 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
   const std::string checkpoint = (out / "model.safetensors").string();
 
   TrainResult r;
+  r.steps_per_epoch = steps;
   // Where the run stands: epochs done, the steps done of the next one and that epoch's running sums.
   int done_epochs = 0;
   std::int64_t global_step = 0, epoch_step = 0;

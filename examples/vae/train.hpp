@@ -68,6 +68,7 @@ struct TrainResult {
   Stopped stopped = Stopped::finished;
   int signal = 0;                     // interrupted: the signal's number
   std::int64_t step_in_epoch = 0;     // interrupted mid-epoch: steps done of the next epoch
+  std::int64_t steps_per_epoch = 0;
   int best_epoch = 0;                 // the epoch of the lowest test loss (best.safetensors)
   double best_test_loss = 0;
 };

@@ -255,7 +255,7 @@ TEST_CASE("runs: train 4 epochs, then --resume --epochs 10, is bitwise one 10-ep
   CHECK(lines_in((out / "metrics.jsonl").string()) == 4);
   const Result r = run({"train", "--resume", out.string(), "--epochs", "10", "--threads", "1"});
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.out, Catch::Contains("resuming " + out.string() + " at epoch 5 of 10") &&
+  CHECK_THAT(r.out, Catch::Contains("resuming " + out.string() + " at epoch 5, until epoch 10") &&
                         Catch::Contains("epoch  10/10"));
   check_same_as_reference(out);
 }
@@ -266,7 +266,7 @@ TEST_CASE("runs: interrupted mid-epoch (SIGINT), the run resumes bitwise", "[vae
   // The test hook raises SIGINT in the program after its 6th step: epoch 2, step 2 of 4.
   Result r = run(train_args(out, 10, {"--test-signal-at-step", "6"}));
   CHECK(r.status == 130);
-  CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT") && Catch::Contains("epoch 2, step 2") &&
+  CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT") && Catch::Contains("epoch 2, step 2 of 4") &&
                         Catch::Contains("vae train --resume " + out.string()));
   // The checkpoint, the pictures and the page are there; metrics hold the one completed epoch.
   for (const char* f : {"model.safetensors", "samples.png", "reconstructions.png", "index.html", "loss.svg"}) {
@@ -276,7 +276,7 @@ TEST_CASE("runs: interrupted mid-epoch (SIGINT), the run resumes bitwise", "[vae
   CHECK(lines_in((out / "metrics.jsonl").string()) == 1);
   r = run({"train", "--resume", out.string()});  // to the run's own --epochs, 10
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.out, Catch::Contains("at epoch 2, step 2 of 10"));
+  CHECK_THAT(r.out, Catch::Contains("at epoch 2 step 3 of 4, until epoch 10"));
   check_same_as_reference(out);
 }
 
@@ -455,19 +455,20 @@ TEST_CASE("runs: the progress bar through a pseudo-terminal, plain lines in a lo
   CHECK_THAT(raw, Catch::Contains("epoch 1/2 [") && Catch::Contains("eta ") && Catch::Contains("test set ["));
   // And what the terminal shows at the end is the plain lines, nothing glued to them.
   const std::vector<std::string> lines = screen(raw);
-  REQUIRE(lines.size() == 4);
+  REQUIRE(lines.size() == 5);
   CHECK_THAT(lines[0], Catch::StartsWith("training vae on "));
   const std::regex epoch_line(R"(epoch +[12]/2  train +[0-9.]+  test +[0-9.]+ \(recon +[0-9.]+ \+ kl +[0-9.]+\) +[0-9.]+ s)");
   CHECK(std::regex_match(lines[1], epoch_line));
   CHECK(std::regex_match(lines[2], epoch_line));
   CHECK_THAT(lines[3], Catch::StartsWith("wrote " + out + "/"));
+  CHECK(lines[4] == "open " + out + "/index.html to see the run");
 
   // Not a terminal: the same lines, and not one control character.
   const Result r = run({"train", "--epochs", "2", "--limit", "1024", "--limit-test", "512", "--out", tmp / "R2"});
   REQUIRE(r.status == 0);
   CHECK(r.err.empty());
   CHECK(std::count_if(r.out.begin(), r.out.end(), [](char c) { return c == '\033' || c == '\r'; }) == 0);
-  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 4);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 5);
 }
 
 TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium", "[vae][runs][browser]") {
