@@ -7,32 +7,19 @@
 #include <filesystem>
 
 #include "examples/vae/figures.hpp"
+#include "examples/vae/plot.hpp"
 #include "tensor/atomic_file.hpp"
 
 namespace vae {
 
 namespace fs = std::filesystem;
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 namespace {
 
 std::string image_tag(const fs::path& file, const std::string& alt) {
   const std::string mime = file.extension() == ".svg" ? "image/svg+xml" : "image/png";
-  return fmt::format("<img alt=\"{}\" src=\"data:{};base64,{}\">", html_escape(alt), mime,
+  return fmt::format("<img alt=\"{}\" src=\"data:{};base64,{}\">", xml_escape(alt), mime,
                      base64(tg::read_file(file.string())));
 }
 
@@ -40,7 +27,7 @@ std::string image_tag(const fs::path& file, const std::string& alt) {
 std::string figure(const fs::path& dir, const std::string& file, const std::string& caption) {
   if (!fs::exists(dir / file)) return {};
   return fmt::format("<figure>{}<figcaption>{}</figcaption></figure>\n", image_tag(dir / file, file),
-                     html_escape(caption));
+                     xml_escape(caption));
 }
 
 }  // namespace
@@ -57,7 +44,7 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
       "th {{ background: #eee; }} td.key {{ text-align: left; font-family: monospace; }}\n"
       "tr.best {{ background: #e6f4e6; }} .snapshots img {{ width: 232px; }}\n"
       "</style>\n</head>\n<body>\n<h1>{0}</h1>\n<p class=\"status\">{1}</p>\n",
-      html_escape(page.title), html_escape(page.status));
+      xml_escape(page.title), xml_escape(page.status));
 
   html += "<h2>Pictures</h2>\n";
   html += figure(dir, "reconstructions.png", "test images (top) and their reconstructions (bottom)");
@@ -76,7 +63,7 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
       html += "<h2>Samples per epoch</h2>\n<div class=\"snapshots\">\n";
       for (const auto& p : snaps)
         html += fmt::format("<figure>{}<figcaption>{}</figcaption></figure>\n", image_tag(p, p.filename().string()),
-                            html_escape(p.stem().string()));
+                            xml_escape(p.stem().string()));
       html += "</div>\n";
     }
   }
@@ -94,8 +81,8 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
 
   html += "<h2>Configuration</h2>\n<table class=\"config\">\n";
   for (const auto& [k, v] : page.config)
-    html += fmt::format("<tr><td class=\"key\">{}</td><td class=\"key\">{}</td></tr>\n", html_escape(k),
-                        html_escape(v));
+    html += fmt::format("<tr><td class=\"key\">{}</td><td class=\"key\">{}</td></tr>\n", xml_escape(k),
+                        xml_escape(v));
   html += "</table>\n</body>\n</html>\n";
   tg::write_file_atomic((dir / "index.html").string(), html);
 }

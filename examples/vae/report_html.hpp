@@ -22,7 +22,4 @@ struct RunPage {
 // (reconstructions, samples, interpolation, latent space, loss curves, snapshots/*.png).
 void write_run_page(const std::string& dir, const RunPage& page);
 
-// `text` with &, <, >, " and ' escaped for HTML.
-std::string html_escape(const std::string& text);
-
 }  // namespace vae
