@@ -38,7 +38,7 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{0}</title>\n<style>\n"
       "body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n"
       "figure {{ display: inline-block; margin: 0 2em 2em 0; vertical-align: top; }}\n"
-      "figure img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 0.9em; }}\n"
+      "figure img {{ max-width: 100%; }} figure img[src^=\"data:image/svg\"] {{ width: 440px; }} figcaption {{ color: #555; font-size: 0.9em; }}\n"
       "table {{ border-collapse: collapse; margin-bottom: 2em; }}\n"
       "td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}\n"
       "th {{ background: #eee; }} td.key {{ text-align: left; font-family: monospace; }}\n"
@@ -46,13 +46,21 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
       "</style>\n</head>\n<body>\n<h1>{0}</h1>\n<p class=\"status\">{1}</p>\n",
       xml_escape(page.title), xml_escape(page.status));
 
+  // The numbers first (what a researcher looks for), then the pictures.
+  if (!page.history.empty()) {
+    const EpochMetrics& last = page.history.back();
+    html += fmt::format("<p class=\"summary\">last epoch {}: train {:.3f}, test {:.3f} nats per image", last.epoch,
+                        last.train_loss, last.test_loss);
+    for (const auto& m : page.history)
+      if (m.epoch == page.best_epoch) html += fmt::format("; best test {:.3f} at epoch {}", m.test_loss, m.epoch);
+    html += "</p>\n";
+  }
+  html += figure(dir, "loss.svg", "train and test loss per epoch");
+  html += figure(dir, "latent.svg", "test codes coloured by label");
   html += "<h2>Pictures</h2>\n";
   html += figure(dir, "reconstructions.png", "test images (top) and their reconstructions (bottom)");
   html += figure(dir, "samples.png", "decoded samples z ~ N(0, I)");
   html += figure(dir, "interpolation.png", "decodings along straight lines between test codes");
-  html += figure(dir, "latent.svg", "test codes coloured by label");
-  html += "<h2>Loss</h2>\n";
-  html += figure(dir, "loss.svg", "train and test loss per epoch");
 
   if (fs::is_directory(dir / "snapshots")) {
     std::vector<fs::path> snaps;
