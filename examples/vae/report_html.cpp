@@ -38,7 +38,7 @@ void write_run_page(const std::string& dir_name, const RunPage& page) {
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{0}</title>\n<style>\n"
       "body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n"
       "figure {{ display: inline-block; margin: 0 2em 2em 0; vertical-align: top; }}\n"
-      "figure img {{ max-width: 100%; }} figure img[src^=\"data:image/svg\"] {{ width: 440px; }} figcaption {{ color: #555; font-size: 0.9em; }}\n"
+      "figure img {{ max-width: 100%; }} figure img[src^=\"data:image/svg\"] {{ width: 400px; }} figcaption {{ color: #555; font-size: 0.9em; }}\n"
       "table {{ border-collapse: collapse; margin-bottom: 2em; }}\n"
       "td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}\n"
       "th {{ background: #eee; }} td.key {{ text-align: left; font-family: monospace; }}\n"
