@@ -35,7 +35,7 @@ struct TrainOptions {
   double kl_warmup = 0;  // epochs over which beta rises linearly from 0
   std::uint64_t seed = 1;
   std::string out_dir;   // where metrics.jsonl and model.safetensors go; empty: nowhere
-  bool progress = true;  // a progress bar on stderr when it is a terminal
+  bool progress = true;  // progress bars (drawn only when stdout and stderr are terminals)
   int patience = 0;        // stop when the test loss has not improved for this many epochs (0: never)
   int snapshot_every = 0;  // every N epochs, out_dir/snapshots/samples-epoch-E.png (0: never)
   std::int64_t limit = 0, limit_test = 0;  // recorded in the checkpoint, so a resumed run reloads the same data

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/vae/progress.hpp"
 #include "nn/safetensors.hpp"
 #include "support.hpp"
 #include "tensor/atomic_file.hpp"
@@ -520,4 +521,13 @@ TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium"
   };
   CHECK(render("page.html") == "images 7 broken 0");
   CHECK(render("control.html") == "images 8 broken 1");
+}
+
+TEST_CASE("runs: the bar's text: count, rate, ETA while running, elapsed time when done", "[vae][runs][tty]") {
+  using vae::ProgressBar;
+  CHECK(ProgressBar::render("epoch 1/2", 5, 10, 2.0, "loss", 1.5) ==
+        "epoch 1/2 [###############...............] 5/10  2.5/s  eta 0:02  loss 1.50");
+  CHECK(ProgressBar::render("test set", 0, 4, 0.0, "", 0) == "test set [..............................] 0/4  0.0/s  eta ?");
+  CHECK(ProgressBar::render("epoch 3/3", 71, 71, 3725.0, "", 0) ==
+        "epoch 3/3 [##############################] 71/71  0.0/s  1:02:05");
 }
