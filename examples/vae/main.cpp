@@ -90,7 +90,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
     cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
   }
-  cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(kPositive);
+  cmd->add_option("--epochs", f.epochs, "training epochs (with --resume: the total to reach)")->capture_default_str()->check(kPositive);
   cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
   cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kNonNegative);

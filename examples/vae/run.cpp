@@ -32,7 +32,7 @@ void install_stop_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // the loop polls the flag: no system call needs interrupting
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
@@ -245,7 +245,10 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
                    : fmt::format("interrupted by {} after epoch {}", signal_name(result.signal), epochs_done);
       break;
   }
-  write_run_outputs(o.out_dir, model, *data, o, result, status);
+  write_run_outputs(o.out_dir, model, *data, o, result,
+                    result.stopped == Stopped::interrupted
+                        ? fmt::format("{}; resume with: vae train --resume {}", status, o.out_dir)
+                        : status);
   if (result.stopped == Stopped::interrupted) {
     std::fflush(stdout);
     std::fputs(fmt::format("{}; the checkpoint and pictures are written.\nresume with: vae train --resume {}\n",

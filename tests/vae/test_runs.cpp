@@ -275,6 +275,8 @@ TEST_CASE("runs: interrupted mid-epoch (SIGINT), the run resumes bitwise", "[vae
     CHECK(fs::exists(out / f));
   }
   CHECK(lines_in((out / "metrics.jsonl").string()) == 1);
+  CHECK_THAT(tg::read_file((out / "index.html").string()),
+             Catch::Contains("interrupted by SIGINT") && Catch::Contains("resume with: vae train --resume"));
   r = run({"train", "--resume", out.string()});  // to the run's own --epochs, 10
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("at epoch 2 step 3 of 4, until epoch 10"));
