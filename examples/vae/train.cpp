@@ -19,6 +19,7 @@
 #include "nn/checkpoint.hpp"
 #include "nn/optim.hpp"
 #include "tensor/atomic_file.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/ops.hpp"
 
 namespace vae {
@@ -103,9 +104,13 @@ T meta_number(const std::map<std::string, std::string>& meta, const std::string&
 // Exact text for a double: hexadecimal, so strtod gives back the same bits.
 std::string exact(double v) { return fmt::format("{:a}", v); }
 
+// Every value finite? A NaN or an infinity makes the (SIMD) sum NaN or infinite, so a finite sum
+// proves it; only when the sum is not finite (which finite values can also give, by overflow) are the
+// values looked at one by one. Several times faster than the element loop on every step.
 template <class T>
 bool all_finite(const Tensor& t) {
   const T* p = t.data<T>();
+  if (std::isfinite(tg::kernels::sum(p, t.numel()))) return true;
   for (std::int64_t i = 0; i < t.numel(); ++i)
     if (!std::isfinite(p[i])) return false;
   return true;
