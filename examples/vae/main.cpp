@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -195,9 +194,7 @@ int run_train(const TrainFlags& f, const CLI::App& cmd) {
   vae::check_out_dir(out, f.overwrite);
   // The data first: a bad --data must not leave an empty output folder behind.
   const vae::Data data = load(f, vae::parse_binarize(f.binarize));
-  if (f.overwrite && fs::exists(out))
-    for (const auto& e : fs::directory_iterator(out)) fs::remove_all(e.path());
-  vae::prepare_out_dir(out);
+  vae::prepare_out_dir(out, f.overwrite);
   vae::print_line(fmt::format("training {} on {} ({} train / {} test images, {}x{}), {} threads", f.model, data.dir,
                               data.train.size(), data.test.size(), data.train.rows, data.train.cols,
                               tg::num_threads()));
@@ -378,8 +375,7 @@ int run_compare(const TrainFlags& f) {
   const std::string root = f.out.empty() ? vae::default_run_dir("compare") : f.out;
   vae::check_out_dir(root, f.overwrite);
   const vae::Data data = load(f, b);
-  if (f.overwrite && fs::exists(root))
-    for (const auto& e : fs::directory_iterator(root)) fs::remove_all(e.path());
+  vae::prepare_out_dir(root, f.overwrite);
   vae::prepare_out_dir(path_in(root, "ae"));
   vae::prepare_out_dir(path_in(root, "vae"));
   std::vector<vae::ComparePanel> panels;

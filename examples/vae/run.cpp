@@ -98,8 +98,10 @@ void check_out_dir(const std::string& dir, bool overwrite) {
                                  dir));
 }
 
-void prepare_out_dir(const std::string& dir) {
+void prepare_out_dir(const std::string& dir, bool empty_first) {
   std::error_code ec;
+  if (empty_first && fs::is_directory(dir, ec))
+    for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
   fs::create_directories(dir, ec);
   if (ec) throw tg::Error(fmt::format("cannot create the output folder {}: {}", dir, ec.message()));
   const std::string probe = (fs::path(dir) / ".write-test").string();

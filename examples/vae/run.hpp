@@ -26,8 +26,9 @@ std::string default_run_dir(const std::string& model);
 // any other non-empty folder is still refused, since its files are not ours to delete.
 void check_out_dir(const std::string& dir, bool overwrite);
 
-// Creates the folder and proves it is writable before any work is done.
-void prepare_out_dir(const std::string& dir);
+// Creates the folder and proves it is writable before any work is done. With empty_first (--overwrite,
+// after check_out_dir), the run in it is deleted first, so no stale file survives beside the new run.
+void prepare_out_dir(const std::string& dir, bool empty_first = false);
 
 // dir/stem.ext, or dir/stem-2.ext, dir/stem-3.ext, ... : the first name that does not exist, so a
 // generated picture never replaces a training output or an earlier picture.
