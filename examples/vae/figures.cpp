@@ -34,6 +34,8 @@ Variable labels_for(const Model& model, const std::vector<int>& labels) {
   return model.config().conditional() ? Variable(labels_one_hot(labels, model.config().classes)) : Variable();
 }
 
+}  // namespace
+
 std::string base64(const std::string& bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -53,8 +55,6 @@ std::string base64(const std::string& bytes) {
   }
   return out;
 }
-
-}  // namespace
 
 void write_reconstructions(const std::string& path, Model& model, const Split& split, int n) {
   tg::NoGradGuard no_grad;

@@ -39,4 +39,7 @@ struct ComparePanel {
 };
 void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels);
 
+// Standard base64 (RFC 4648, with padding), for images embedded as data URIs.
+std::string base64(const std::string& bytes);
+
 }  // namespace vae

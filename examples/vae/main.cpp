@@ -10,15 +10,17 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <vector>
 
 #include "autograd/profile.hpp"
 #include "examples/vae/data.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/models.hpp"
+#include "examples/vae/progress.hpp"
+#include "examples/vae/run.hpp"
 #include "examples/vae/train.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/safetensors.hpp"
@@ -40,6 +42,11 @@ struct TrainFlags {
   std::uint64_t seed = 1;
   int threads = 0;
   bool profile = false;
+  // train only: the run itself
+  std::string resume;
+  bool overwrite = false;
+  int patience = 0, snapshot_every = 0;
+  std::int64_t test_signal_at_step = 0;
 };
 
 // CLI11's PositiveNumber and NonNegativeNumber report "Value 0 not in range 0.000000 to 17976...";
@@ -84,7 +91,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
     cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
   }
-  cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(kPositive);
+  cmd->add_option("--epochs", f.epochs, "training epochs (with --resume: the total to reach)")->capture_default_str()->check(kPositive);
   cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
   cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(kPositive);
   cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kNonNegative);
@@ -103,23 +110,27 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_flag("--profile", f.profile,
                 "print a table of time per op (forward, backward), optimizer step, data and evaluation at "
                 "the end (as TG_PROFILE=1)");
+  cmd->add_flag("--overwrite", f.overwrite, "replace the run in --out if there is one");
 }
 
-std::string timestamp() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return buf;
+// `train`'s flags about the run rather than the model.
+void add_run_flags(CLI::App* cmd, TrainFlags& f) {
+  cmd->add_option("--resume", f.resume, "continue the run in this folder where it stopped (with --epochs N: "
+                                        "until epoch N in total)");
+  cmd->add_option("--patience", f.patience, "stop when the test loss has not improved for N epochs (0: never)")
+      ->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--snapshot-every", f.snapshot_every, "write snapshots/samples-epoch-E.png every N epochs (0: never)")
+      ->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--test-signal-at-step", f.test_signal_at_step, "tests only: raise SIGINT after N steps")
+      ->group("");  // hidden
 }
 
-// Creates the folder and proves it is writable before any work is done.
-void prepare_out_dir(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw tg::Error(fmt::format("cannot create the output folder {}: {}", dir, ec.message()));
-  const std::string probe = (fs::path(dir) / ".write-test").string();
-  tg::write_file_atomic(probe, "ok");
-  fs::remove(probe, ec);
+// The flags given on the command line, by name ("--hidden").
+std::set<std::string> given_flags(const CLI::App& cmd) {
+  std::set<std::string> out;
+  for (const CLI::Option* o : cmd.get_options())
+    if (o->count() > 0) out.insert(o->get_name());
+  return out;
 }
 
 vae::Data load(const TrainFlags& f, vae::Binarize binarize) {
@@ -145,13 +156,17 @@ vae::TrainOptions options_from(const TrainFlags& f, const vae::Data& data, vae::
   o.beta = f.beta;
   o.kl_warmup = f.kl_warmup;
   o.seed = f.seed;
+  o.limit = f.limit;
+  o.limit_test = f.limit_test;
+  o.patience = f.patience;
+  o.snapshot_every = f.snapshot_every;
+  o.test_signal_at_step = f.test_signal_at_step;
   return o;
 }
 
 void print_epoch(const vae::EpochMetrics& m, int epochs) {
-  fmt::print("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s\n", m.epoch,
-             epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds);
-  std::fflush(stdout);
+  vae::print_line(fmt::format("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s",
+                              m.epoch, epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds));
 }
 
 std::string path_in(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
@@ -162,33 +177,36 @@ std::pair<std::unique_ptr<vae::Model>, std::vector<vae::EpochMetrics>> train_one
   o.out_dir = out;
   tg::Generator init(o.seed);
   auto model = std::make_unique<vae::Model>(o.config, &init);
-  const auto history = vae::train(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs); });
-  vae::write_reconstructions(path_in(out, "reconstructions.png"), *model, data.test);
-  vae::write_samples(path_in(out, "samples.png"), *model, 64, -1, o.seed + 7);
-  vae::write_interpolation(path_in(out, "interpolation.png"), *model, data.test, vae::default_pairs(data.test), 10);
-  vae::write_latent(path_in(out, "latent.svg"), *model, data.test,
-                    fmt::format("{}: test codes by label", vae::model_name(o.config.kind)));
-  vae::write_loss(path_in(out, "loss.svg"), history);
-  return {std::move(model), history};
+  const vae::TrainResult r = vae::train_run(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs); });
+  vae::write_run_outputs(out, *model, data, o, r, fmt::format("finished: {} epochs", o.epochs));
+  return {std::move(model), r.history};
 }
 
-int run_train(const TrainFlags& f) {
+// `vae train`: a fresh run into --out (refused if it holds one, unless --overwrite), or --resume.
+int run_train(const TrainFlags& f, const CLI::App& cmd) {
   if (f.threads > 0) tg::set_num_threads(f.threads);
   if (f.profile) tg::profile::enable();
   const vae::ModelKind kind = vae::parse_model(f.model);
-  const vae::Binarize binarize = vae::parse_binarize(f.binarize);
-  const std::string out = f.out.empty() ? fmt::format("runs/{}-{}", f.model, timestamp()) : f.out;
+  vae::TrainCommand c;
+  c.given = given_flags(cmd);
+  c.data_dir = f.data;
+  c.resume = f.resume;
+  c.on_epoch = [](const vae::EpochMetrics& m, int epochs, const vae::Config&) { print_epoch(m, epochs); };
+  if (!f.resume.empty()) {
+    c.options = options_from(f, vae::Data{}, kind);
+    return vae::run_training(c, nullptr);
+  }
+  const std::string out = f.out.empty() ? vae::default_run_dir(f.model) : f.out;
+  vae::check_out_dir(out, f.overwrite);
   // The data first: a bad --data must not leave an empty output folder behind.
-  const vae::Data data = load(f, binarize);
-  prepare_out_dir(out);
-  fmt::print("training {} on {} ({} train / {} test images, {}x{}), {} threads\n", f.model, data.dir,
-             data.train.size(), data.test.size(), data.train.rows, data.train.cols, tg::num_threads());
-  std::fflush(stdout);
-  train_one(options_from(f, data, kind), data, out);
-  fmt::print("wrote {}/: metrics.jsonl model.safetensors reconstructions.png samples.png interpolation.png "
-             "latent.svg loss.svg\n",
-             out);
-  return 0;
+  const vae::Data data = load(f, vae::parse_binarize(f.binarize));
+  vae::prepare_out_dir(out, f.overwrite);
+  vae::print_line(fmt::format("training {} on {} ({} train / {} test images, {}x{}), {} threads", f.model, data.dir,
+                              data.train.size(), data.test.size(), data.train.rows, data.train.cols,
+                              tg::num_threads()));
+  c.options = options_from(f, data, kind);
+  c.options.out_dir = out;
+  return vae::run_training(c, &data);
 }
 
 // A model rebuilt from a checkpoint's metadata, with its weights.
@@ -231,8 +249,154 @@ std::string data_for(const Loaded& l, const std::string& flag) {
   return dir;
 }
 
-std::string default_output(const std::string& checkpoint, const std::string& file) {
-  return (fs::path(checkpoint).parent_path() / file).string();
+// The flags of the commands that read a checkpoint (eval, sample, interpolate, manifold).
+struct ModelFlags {
+  std::string checkpoint, data_dir, binarize, out;
+  int iw_samples = 1000, n = 64, digit = -1, steps = 10, threads = 0, grid = 20;
+  std::int64_t from = 0, to = 1, limit_test = 0;
+  std::uint64_t seed = 1;
+  bool json = false, overwrite = false;
+};
+
+// A generated picture's file: --out when given (an existing file only with --overwrite), else a
+// name beside the checkpoint that is not taken, so no training output or earlier picture is replaced.
+std::string picture_path(const ModelFlags& f, const std::string& stem) {
+  if (f.out.empty()) return vae::fresh_path(fs::path(f.checkpoint).parent_path().string(), stem, ".png");
+  if (fs::exists(f.out) && !f.overwrite)
+    throw vae::UsageError(fmt::format("--out {} exists; pass --overwrite to replace it, or leave out --out for a "
+                                      "fresh name beside the checkpoint",
+                                      f.out));
+  return f.out;
+}
+
+void add_picture_out(CLI::App* cmd, ModelFlags& f, const std::string& default_name) {
+  cmd->add_option("--out", f.out, fmt::format("PNG file (default: {} beside the checkpoint, or {}-2.png, ... if "
+                                              "taken)",
+                                              default_name + ".png", default_name));
+  cmd->add_flag("--overwrite", f.overwrite, "replace --out if it exists");
+}
+
+CLI::App* add_eval_command(CLI::App& app, ModelFlags& f) {
+  auto* cmd = app.add_subcommand("eval", "negative ELBO, importance-weighted bound and active units");
+  cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors written by `vae train`")->required();
+  cmd->add_option("--data", f.data_dir, "data folder (default: the one the model was trained on)");
+  cmd->add_option("--iw-samples", f.iw_samples, "samples K of the importance-weighted bound (0: skip it)")
+      ->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--binarize", f.binarize, "none | dynamic | static (default: as trained)")->check(kBinarize);
+  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(kNonNegative);
+  cmd->add_option("--seed", f.seed, "seed for the z samples")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--threads", f.threads, "worker threads")->check(kNonNegative);
+  cmd->add_flag("--json", f.json, "print one line of JSON");
+  return cmd;
+}
+
+CLI::App* add_sample_command(CLI::App& app, ModelFlags& f) {
+  auto* cmd = app.add_subcommand("sample", "decode samples z ~ N(0, I) into a PNG grid");
+  cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors")->required();
+  cmd->add_option("--n", f.n, "how many samples")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--digit", f.digit, "cvae: the digit to draw")->check(CLI::Range(0, 9));
+  cmd->add_option("--seed", f.seed, "seed")->capture_default_str()->check(kNonNegative);
+  add_picture_out(cmd, f, "samples-seed<seed>");
+  return cmd;
+}
+
+CLI::App* add_interpolate_command(CLI::App& app, ModelFlags& f) {
+  auto* cmd = app.add_subcommand("interpolate", "decode the line between two test images' codes");
+  cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors")->required();
+  cmd->add_option("--from", f.from, "index of the first test image")->required()->check(kNonNegative);
+  cmd->add_option("--to", f.to, "index of the second test image")->required()->check(kNonNegative);
+  cmd->add_option("--steps", f.steps, "points along the line")->capture_default_str()->check(CLI::Range(2, 100));
+  cmd->add_option("--data", f.data_dir, "data folder (default: the one the model was trained on)");
+  add_picture_out(cmd, f, "interpolation-<from>-<to>");
+  return cmd;
+}
+
+CLI::App* add_manifold_command(CLI::App& app, ModelFlags& f) {
+  auto* cmd = app.add_subcommand("manifold", "latent-2 models: decodings over a quantile grid");
+  cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors trained with --latent 2")->required();
+  cmd->add_option("--n", f.grid, "grid size")->capture_default_str()->check(CLI::Range(2, 100));
+  add_picture_out(cmd, f, "manifold");
+  return cmd;
+}
+
+int run_eval(const ModelFlags& f) {
+  if (f.threads > 0) tg::set_num_threads(f.threads);
+  Loaded l = load_model(f.checkpoint);
+  const vae::Binarize b = vae::parse_binarize(f.binarize.empty() ? meta_or(l.meta, "binarize", "none") : f.binarize);
+  // A static binarization is the training run's draw: the same seed gives the same bits.
+  const std::uint64_t data_seed = std::stoull(meta_or(l.meta, "seed", "1"));
+  vae::Data data = vae::load_data(data_for(l, f.data_dir), b, data_seed);
+  vae::truncate(data.test, f.limit_test);
+  const vae::EvalResult r = vae::evaluate(*l.model, data.test, b, f.iw_samples, f.seed, !f.json);
+  if (f.json) {
+    fmt::print("{}\n", r.json());
+  } else {
+    fmt::print("{} test images ({})\n", r.images, data.dir);
+    if (l.model->config().variational())
+      fmt::print("negative ELBO      {:9.3f} nats  (recon {:.3f} + kl {:.3f})\n", r.loss, r.recon, r.kl);
+    else  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
+      fmt::print("reconstruction     {:9.3f} nats  (an autoencoder has no ELBO)\n", r.recon);
+    if (r.iw_samples > 0)
+      fmt::print("-log p(x), IWAE    {:9.3f} nats  (K = {} importance samples)\n", r.iwae, r.iw_samples);
+    else if (f.iw_samples > 0)
+      fmt::print("-log p(x), IWAE    not defined for a deterministic autoencoder\n");
+    fmt::print("active units       {:5} of {}\n", r.active_units, r.latent);
+  }
+  return 0;
+}
+
+int run_sample(const ModelFlags& f) {
+  Loaded l = load_model(f.checkpoint);
+  if (f.digit >= 0 && !l.model->config().conditional())
+    throw tg::ValueError("sample: --digit needs a cvae checkpoint (train one with --model cvae)");
+  const std::string path = picture_path(
+      f, f.digit >= 0 ? fmt::format("samples-digit{}-seed{}", f.digit, f.seed) : fmt::format("samples-seed{}", f.seed));
+  vae::write_samples(path, *l.model, f.n, f.digit, f.seed);
+  fmt::print("wrote {}\n", path);
+  return 0;
+}
+
+int run_interpolate(const ModelFlags& f) {
+  Loaded l = load_model(f.checkpoint);
+  const vae::Data data = vae::load_data(data_for(l, f.data_dir),
+                                        vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
+                                        std::stoull(meta_or(l.meta, "seed", "1")));
+  const std::string path = picture_path(f, fmt::format("interpolation-{}-{}", f.from, f.to));
+  vae::write_interpolation(path, *l.model, data.test, {{f.from, f.to}}, f.steps);
+  fmt::print("wrote {}\n", path);
+  return 0;
+}
+
+int run_manifold(const ModelFlags& f) {
+  Loaded l = load_model(f.checkpoint);
+  const std::string path = picture_path(f, "manifold");
+  vae::write_manifold(path, *l.model, f.grid);
+  fmt::print("wrote {}\n", path);
+  return 0;
+}
+
+int run_compare(const TrainFlags& f) {
+  if (f.threads > 0) tg::set_num_threads(f.threads);
+  if (f.profile) tg::profile::enable();
+  const vae::Binarize b = vae::parse_binarize(f.binarize);
+  const std::string root = f.out.empty() ? vae::default_run_dir("compare") : f.out;
+  vae::check_out_dir(root, f.overwrite);
+  const vae::Data data = load(f, b);
+  vae::prepare_out_dir(root, f.overwrite);
+  vae::prepare_out_dir(path_in(root, "ae"));
+  vae::prepare_out_dir(path_in(root, "vae"));
+  std::vector<vae::ComparePanel> panels;
+  for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
+    const std::string name = vae::model_name(kind), dir = path_in(root, name);
+    vae::print_line(fmt::format("--- {} ---", name));
+    const auto [model, history] = train_one(options_from(f, data, kind), data, dir);
+    panels.push_back({kind == vae::ModelKind::ae ? "autoencoder" : "VAE", path_in(dir, "interpolation.png"),
+                      path_in(dir, "samples.png"), path_in(dir, "latent.svg"), history.back().test_recon,
+                      history.back().test_kl});
+  }
+  vae::write_compare_figure(path_in(root, "compare.svg"), panels);
+  fmt::print("wrote {}/compare.svg (and ae/, vae/ with each model's files)\n", root);
+  return 0;
 }
 
 }  // namespace
@@ -242,49 +406,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for every command");
 
-  TrainFlags train_flags;
-  auto* train_cmd = app.add_subcommand("train", "train a model; writes metrics, a checkpoint and pictures");
+  TrainFlags train_flags, compare_flags;
+  auto* train_cmd = app.add_subcommand("train", "train a model; writes metrics, a checkpoint, pictures and index.html");
   add_train_flags(train_cmd, train_flags, true);
-
-  std::string checkpoint, data_dir, binarize, out;
-  int iw_samples = 1000, n = 64, digit = -1, steps = 10, threads = 0;
-  std::int64_t from = 0, to = 1, limit_test = 0;
-  std::uint64_t seed = 1;
-  bool json = false;
-
-  auto* eval_cmd = app.add_subcommand("eval", "negative ELBO, importance-weighted bound and active units");
-  eval_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors written by `vae train`")->required();
-  eval_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
-  eval_cmd->add_option("--iw-samples", iw_samples, "samples K of the importance-weighted bound (0: skip it)")
-      ->capture_default_str()->check(kNonNegative);
-  eval_cmd->add_option("--binarize", binarize, "none | dynamic | static (default: as trained)")->check(kBinarize);
-  eval_cmd->add_option("--limit-test", limit_test, "use only the first N test images")->check(kNonNegative);
-  eval_cmd->add_option("--seed", seed, "seed for the z samples")->capture_default_str()->check(kNonNegative);
-  eval_cmd->add_option("--threads", threads, "worker threads")->check(kNonNegative);
-  eval_cmd->add_flag("--json", json, "print one line of JSON");
-
-  auto* sample_cmd = app.add_subcommand("sample", "decode samples z ~ N(0, I) into a PNG grid");
-  sample_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
-  sample_cmd->add_option("--n", n, "how many samples")->capture_default_str()->check(CLI::Range(1, 4096));
-  sample_cmd->add_option("--digit", digit, "cvae: the digit to draw")->check(CLI::Range(0, 9));
-  sample_cmd->add_option("--seed", seed, "seed")->capture_default_str()->check(kNonNegative);
-  sample_cmd->add_option("--out", out, "PNG file (default: samples.png beside the checkpoint)");
-
-  auto* interp_cmd = app.add_subcommand("interpolate", "decode the line between two test images' codes");
-  interp_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
-  interp_cmd->add_option("--from", from, "index of the first test image")->required()->check(kNonNegative);
-  interp_cmd->add_option("--to", to, "index of the second test image")->required()->check(kNonNegative);
-  interp_cmd->add_option("--steps", steps, "points along the line")->capture_default_str()->check(CLI::Range(2, 100));
-  interp_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
-  interp_cmd->add_option("--out", out, "PNG file (default: interpolation-<from>-<to>.png beside the checkpoint)");
-
-  int grid = 20;
-  auto* manifold_cmd = app.add_subcommand("manifold", "latent-2 models: decodings over a quantile grid");
-  manifold_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors trained with --latent 2")->required();
-  manifold_cmd->add_option("--n", grid, "grid size")->capture_default_str()->check(CLI::Range(2, 100));
-  manifold_cmd->add_option("--out", out, "PNG file (default: manifold.png beside the checkpoint)");
-
-  TrainFlags compare_flags;
+  add_run_flags(train_cmd, train_flags);
+  ModelFlags model_flags;
+  auto* eval_cmd = add_eval_command(app, model_flags);
+  auto* sample_cmd = add_sample_command(app, model_flags);
+  auto* interp_cmd = add_interpolate_command(app, model_flags);
+  auto* manifold_cmd = add_manifold_command(app, model_flags);
   auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
   add_train_flags(compare_cmd, compare_flags, false);
 
@@ -297,86 +427,15 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*train_cmd) return run_train(train_flags);
-
-    if (*eval_cmd) {
-      if (threads > 0) tg::set_num_threads(threads);
-      Loaded l = load_model(checkpoint);
-      const vae::Binarize b = vae::parse_binarize(binarize.empty() ? meta_or(l.meta, "binarize", "none") : binarize);
-      // A static binarization is the training run's draw: the same seed gives the same bits.
-      const std::uint64_t data_seed = std::stoull(meta_or(l.meta, "seed", "1"));
-      vae::Data data = vae::load_data(data_for(l, data_dir), b, data_seed);
-      vae::truncate(data.test, limit_test);
-      const vae::EvalResult r = vae::evaluate(*l.model, data.test, b, iw_samples, seed, !json);
-      if (json) {
-        fmt::print("{}\n", r.json());
-      } else {
-        fmt::print("{} test images ({})\n", r.images, data.dir);
-        if (l.model->config().variational())
-          fmt::print("negative ELBO      {:9.3f} nats  (recon {:.3f} + kl {:.3f})\n", r.loss, r.recon, r.kl);
-        else  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
-          fmt::print("reconstruction     {:9.3f} nats  (an autoencoder has no ELBO)\n", r.recon);
-        if (r.iw_samples > 0)
-          fmt::print("-log p(x), IWAE    {:9.3f} nats  (K = {} importance samples)\n", r.iwae, r.iw_samples);
-        else if (iw_samples > 0)
-          fmt::print("-log p(x), IWAE    not defined for a deterministic autoencoder\n");
-        fmt::print("active units       {:5} of {}\n", r.active_units, r.latent);
-      }
-      return 0;
-    }
-
-    if (*sample_cmd) {
-      Loaded l = load_model(checkpoint);
-      if (digit >= 0 && !l.model->config().conditional())
-        throw tg::ValueError("sample: --digit needs a cvae checkpoint (train one with --model cvae)");
-      const std::string path = out.empty() ? default_output(checkpoint, "samples.png") : out;
-      vae::write_samples(path, *l.model, n, digit, seed);
-      fmt::print("wrote {}\n", path);
-      return 0;
-    }
-
-    if (*interp_cmd) {
-      Loaded l = load_model(checkpoint);
-      const vae::Data data = vae::load_data(data_for(l, data_dir),
-                                            vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
-                                            std::stoull(meta_or(l.meta, "seed", "1")));
-      const std::string path =
-          out.empty() ? default_output(checkpoint, fmt::format("interpolation-{}-{}.png", from, to)) : out;
-      vae::write_interpolation(path, *l.model, data.test, {{from, to}}, steps);
-      fmt::print("wrote {}\n", path);
-      return 0;
-    }
-
-    if (*manifold_cmd) {
-      Loaded l = load_model(checkpoint);
-      const std::string path = out.empty() ? default_output(checkpoint, "manifold.png") : out;
-      vae::write_manifold(path, *l.model, grid);
-      fmt::print("wrote {}\n", path);
-      return 0;
-    }
-
-    if (*compare_cmd) {
-      TrainFlags& f = compare_flags;
-      if (f.threads > 0) tg::set_num_threads(f.threads);
-      if (f.profile) tg::profile::enable();
-      const vae::Binarize b = vae::parse_binarize(f.binarize);
-      const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
-      const vae::Data data = load(f, b);
-      prepare_out_dir(path_in(root, "ae"));
-      prepare_out_dir(path_in(root, "vae"));
-      std::vector<vae::ComparePanel> panels;
-      for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
-        const std::string name = vae::model_name(kind), dir = path_in(root, name);
-        fmt::print("--- {} ---\n", name);
-        const auto [model, history] = train_one(options_from(f, data, kind), data, dir);
-        panels.push_back({kind == vae::ModelKind::ae ? "autoencoder" : "VAE", path_in(dir, "interpolation.png"),
-                          path_in(dir, "samples.png"), path_in(dir, "latent.svg"), history.back().test_recon,
-                          history.back().test_kl});
-      }
-      vae::write_compare_figure(path_in(root, "compare.svg"), panels);
-      fmt::print("wrote {}/compare.svg (and ae/, vae/ with each model's files)\n", root);
-      return 0;
-    }
+    if (*train_cmd) return run_train(train_flags, *train_cmd);
+    if (*eval_cmd) return run_eval(model_flags);
+    if (*sample_cmd) return run_sample(model_flags);
+    if (*interp_cmd) return run_interpolate(model_flags);
+    if (*manifold_cmd) return run_manifold(model_flags);
+    if (*compare_cmd) return run_compare(compare_flags);
+  } catch (const vae::UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

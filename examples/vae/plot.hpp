@@ -48,6 +48,10 @@ struct Pca2d {
 // Deterministic: each component's largest-magnitude entry is made positive. With d == 1 every y is 0.
 std::vector<float> pca_2d(const std::vector<float>& data, int n, int d, Pca2d* info = nullptr);
 
+// `s` with & < > " ' escaped (and the control characters XML forbids replaced by spaces), for text in
+// SVG and HTML.
+std::string xml_escape(const std::string& s);
+
 // The standard normal quantile: the z with Phi(z) = p. Acklam's rational approximation, refined by one
 // Halley step, accurate to about 1e-15. p = 0 gives -inf and p = 1 gives +inf; p outside [0,1] throws.
 double inverse_normal_cdf(double p);

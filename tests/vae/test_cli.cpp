@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support.hpp"
+#include "vae/cli_support.hpp"
 #include "tensor/atomic_file.hpp"
 
 namespace fs = std::filesystem;
@@ -23,59 +24,11 @@ namespace fs = std::filesystem;
 namespace {
 
 using tgtest::TempDir;
-
-const std::string kProgram = TG_BINARY_DIR "/examples/vae/vae";
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Every file under `dir`, relative to it (sorted).
-std::set<std::string> files_in(const fs::path& dir) {
-  std::set<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (!e.is_directory()) out.insert(fs::relative(e.path(), dir).string());
-  return out;
-}
-
-struct Result {
-  int status = -1;  // the exit status
-  std::string out, err;
-};
-
-// Runs the program with `args` (each quoted for the shell), capturing stdout and stderr.
-Result run(const std::vector<std::string>& args) {
-  static TempDir logs("cli-logs");
-  static int counter = 0;
-  if (!fs::exists(kProgram))
-    FAIL("the vae program is not built: "
-         << kProgram << " does not exist (build it: cmake --build <build dir> --target vae)");
-  const std::string out = logs / ("out-" + std::to_string(counter)),
-                    err = logs / ("err-" + std::to_string(counter));
-  ++counter;
-  std::string shown = "vae", cmd = quote(kProgram);
-  for (const auto& a : args) {
-    shown += ' ';
-    shown += a;
-    cmd += ' ';
-    cmd += quote(a);
-  }
-  cmd += " </dev/null >" + quote(out) + " 2>" + quote(err);
-  const int raw = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = tg::read_file(out);
-  r.err = tg::read_file(err);
-  UNSCOPED_INFO("$ " << shown << "\nexit " << r.status << "\nstdout: " << r.out
-                     << "\nstderr: " << r.err);
-  return r;
-}
+using namespace tgtest::cli;
 
 const std::vector<std::string> kTrainFiles{
-    "interpolation.png", "latent.svg",          "loss.svg",   "metrics.jsonl",
-    "model.safetensors", "reconstructions.png", "samples.png"};
+    "best.safetensors",  "index.html",          "interpolation.png", "latent.svg", "loss.svg",
+    "metrics.jsonl",     "model.safetensors",   "reconstructions.png", "samples.png"};
 
 // A tiny trained run, made once and shared by the tests that need a checkpoint.
 struct TinyRun {
@@ -99,7 +52,6 @@ const TinyRun& tiny_latent2_run() {
   return r;
 }
 
-bool is_png(const std::string& path) { return tg::read_file(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
 
 }  // namespace
 
@@ -266,7 +218,7 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
   CHECK(run0.result.err.empty());  // no progress bar: stderr is not a terminal
   const fs::path dir = run0.dir.path / "run";
 
-  SECTION("train writes its 7 files and no temporary ones") {
+  SECTION("train writes its 9 files and no temporary ones") {
     const std::set<std::string> files = files_in(dir);
     CHECK(files == std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
   }
