@@ -4,7 +4,9 @@
 //   vae sample       decode samples from the prior
 //   vae interpolate  decode the line between two test images' codes
 //   vae manifold     the decoded 2-D latent grid (latent 2 models)
-//   vae compare      train an autoencoder and a VAE with the same budget and draw them side by side
+//   vae compare      train an autoencoder and a VAE with the same budget, draw and score them side by side
+//   vae encode       write the codes of a data set's images (and their labels) to .npy files
+//   vae decode       decode a codes file into a PNG grid
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -15,8 +17,12 @@
 #include <iostream>
 #include <vector>
 
+#include "examples/vae/classifier.hpp"
+#include "examples/vae/codes.hpp"
+#include "examples/vae/compare.hpp"
 #include "examples/vae/data.hpp"
 #include "examples/vae/figures.hpp"
+#include "examples/vae/labels.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
 #include "nn/checkpoint.hpp"
@@ -32,10 +38,12 @@ namespace {
 // The flags shared by `train` and `compare`.
 struct TrainFlags {
   std::string data = vae::default_data_dir();
-  std::string model = "vae", likelihood = "bernoulli", binarize = "none", out;
+  std::string model = "vae", likelihood = "bernoulli", binarize = "none", out, sigma = "learned", class_names;
   int epochs = 10;
   std::int64_t batch = 128, hidden = 400, latent = 20, limit = 0, limit_test = 0;
-  double lr = 1e-3, beta = 1.0, kl_warmup = 0, sparsity = 1e-3;
+  double lr = 1e-3, beta = 1.0, kl_warmup = 0, sparsity = 3.0, sparsity_target = 0.05;
+  std::vector<std::int64_t> latents{2, 20};  // compare
+  int classifier_epochs = 8, compare_samples = 1000;  // compare
   std::uint64_t seed = 1;
   int threads = 0;
 };
@@ -75,12 +83,33 @@ CLI::Validator accepted_by(Parse parse) {
 const CLI::Validator kModels = accepted_by(vae::parse_model);
 const CLI::Validator kBinarize = accepted_by(vae::parse_binarize);
 const CLI::Validator kLikelihoods = accepted_by(vae::parse_likelihood);
+const CLI::Validator kSigma = accepted_by(vae::parse_sigma);
+const CLI::Validator kClassNames = accepted_by([](const std::string& v) { return vae::class_names("", v); });
+const CLI::Validator kOpenUnit = CLI::Validator(
+    [](std::string& v) -> std::string {
+      double x = 0;
+      if (!CLI::detail::lexical_cast(v, x)) return fmt::format("'{}' is not a number", v);
+      if (!(x > 0 && x < 1)) return fmt::format("must be strictly between 0 and 1, got {}", v);
+      return {};
+    },
+    "(0, 1)");
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
   if (with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
-    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
+    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the KL sparsity penalty on the sigmoid code")
+        ->capture_default_str()->check(kNonNegative);
+    cmd->add_option("--sparsity-target", f.sparsity_target, "sparse-ae: target mean activation rho of each code unit")
+        ->capture_default_str()->check(kOpenUnit);
+    cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
+  } else {
+    cmd->add_option("--latents", f.latents, "latent sizes to compare at")->capture_default_str()->check(kPositive)
+        ->delimiter(',');
+    cmd->add_option("--classifier-epochs", f.classifier_epochs, "epochs of the classifier that scores the samples")
+        ->capture_default_str()->check(kPositive);
+    cmd->add_option("--samples", f.compare_samples, "samples per sampler that the classifier scores")
+        ->capture_default_str()->check(CLI::Range(64, 100000));
   }
   cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(kPositive);
   cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
@@ -90,9 +119,11 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--out", f.out, with_model ? "output folder (default: runs/<model>-<date-time>)"
                                               : "output folder (default: runs/compare-<date-time>)");
   cmd->add_option("--binarize", f.binarize, "none | dynamic | static")->capture_default_str()->check(kBinarize);
-  cmd->add_option("--likelihood", f.likelihood, "bernoulli | continuous-bernoulli")->capture_default_str()->check(kLikelihoods);
+  cmd->add_option("--likelihood", f.likelihood, "bernoulli | continuous-bernoulli | gaussian")->capture_default_str()->check(kLikelihoods);
+  cmd->add_option("--sigma", f.sigma, "gaussian: the sigma of p(x|z), a number, or 'learned'")->capture_default_str()->check(kSigma);
+  cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for legends (default: digits, "
+                  "or Fashion-MNIST's when the data folder's name says fashion)")->check(kClassNames);
   cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(kPositive);
-  cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
   cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--kl-warmup", f.kl_warmup, "epochs over which the KL weight rises from 0 to --beta")
       ->capture_default_str()->check(kNonNegative);
@@ -133,6 +164,8 @@ vae::TrainOptions options_from(const TrainFlags& f, const vae::Data& data, vae::
   o.config.hidden = f.hidden;
   o.config.latent = f.latent;
   o.config.sparsity = f.sparsity;
+  o.config.sparsity_target = f.sparsity_target;
+  o.config.sigma = vae::parse_sigma(f.sigma);
   o.binarize = vae::parse_binarize(f.binarize);
   o.epochs = f.epochs;
   o.batch = f.batch;
@@ -143,9 +176,18 @@ vae::TrainOptions options_from(const TrainFlags& f, const vae::Data& data, vae::
   return o;
 }
 
-void print_epoch(const vae::EpochMetrics& m, int epochs) {
-  fmt::print("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s\n", m.epoch,
-             epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds);
+// The VAEs print the negative ELBO and its terms; the AEs their reconstruction error alone (they have
+// no KL and no bound), the sparse AE also the share of inactive code entries.
+void print_epoch(const vae::EpochMetrics& m, int epochs, const vae::Config& c) {
+  if (c.variational())
+    fmt::print("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s\n", m.epoch,
+               epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds);
+  else if (c.kind == vae::ModelKind::sparse_ae)
+    fmt::print("epoch {:>3}/{}  train recon {:8.3f}  test recon {:8.3f}  inactive {:5.1f}% (h < {})  {:6.2f} s\n",
+               m.epoch, epochs, m.train_loss, m.test_recon, 100 * m.test_inactive, vae::kInactiveBelow, m.seconds);
+  else
+    fmt::print("epoch {:>3}/{}  train recon {:8.3f}  test recon {:8.3f}  {:6.2f} s\n", m.epoch, epochs,
+               m.train_loss, m.test_recon, m.seconds);
   std::fflush(stdout);
 }
 
@@ -153,17 +195,19 @@ std::string path_in(const std::string& dir, const std::string& file) { return (f
 
 // Trains one model into `out` and writes its pictures; returns the trained model and history.
 std::pair<std::unique_ptr<vae::Model>, std::vector<vae::EpochMetrics>> train_one(
-    vae::TrainOptions o, const vae::Data& data, const std::string& out) {
+    vae::TrainOptions o, const vae::Data& data, const std::string& out, const std::vector<std::string>& names) {
   o.out_dir = out;
   tg::Generator init(o.seed);
   auto model = std::make_unique<vae::Model>(o.config, &init);
-  const auto history = vae::train(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs); });
+  const auto history =
+      vae::train(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs, o.config); });
   vae::write_reconstructions(path_in(out, "reconstructions.png"), *model, data.test);
-  vae::write_samples(path_in(out, "samples.png"), *model, 64, -1, o.seed + 7);
-  vae::write_interpolation(path_in(out, "interpolation.png"), *model, data.test, vae::default_pairs(data.test), 10);
+  vae::write_samples(path_in(out, "samples.png"), *model, o.config.conditional() ? 100 : 64, -1, o.seed + 7, names);
+  vae::write_interpolation(path_in(out, "interpolation.png"), *model, data.test, vae::default_pairs(data.test), 10,
+                           names);
   vae::write_latent(path_in(out, "latent.svg"), *model, data.test,
-                    fmt::format("{}: test codes by label", vae::model_name(o.config.kind)));
-  vae::write_loss(path_in(out, "loss.svg"), history);
+                    fmt::format("{}: test codes by label", vae::model_name(o.config.kind)), names);
+  vae::write_loss(path_in(out, "loss.svg"), history, o.config.variational());
   return {std::move(model), history};
 }
 
@@ -178,7 +222,7 @@ int run_train(const TrainFlags& f) {
   fmt::print("training {} on {} ({} train / {} test images, {}x{}), {} threads\n", f.model, data.dir,
              data.train.size(), data.test.size(), data.train.rows, data.train.cols, tg::num_threads());
   std::fflush(stdout);
-  train_one(options_from(f, data, kind), data, out);
+  train_one(options_from(f, data, kind), data, out, vae::class_names(data.dir, f.class_names));
   fmt::print("wrote {}/: metrics.jsonl model.safetensors reconstructions.png samples.png interpolation.png "
              "latent.svg loss.svg\n",
              out);
@@ -227,6 +271,58 @@ std::string data_for(const Loaded& l, const std::string& flag) {
 
 std::string default_output(const std::string& checkpoint, const std::string& file) {
   return (fs::path(checkpoint).parent_path() / file).string();
+}
+
+// `vae compare`: a classifier to score the pictures, then at each latent size an AE and a VAE (same
+// flags, same seed), their figures and scores (compare.hpp), a table on stdout and compare.json.
+int run_compare(const TrainFlags& f) {
+  if (f.threads > 0) tg::set_num_threads(f.threads);
+  const vae::Binarize b = vae::parse_binarize(f.binarize);
+  const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
+  const vae::Data data = load(f, b);
+  const std::vector<std::string> names = vae::class_names(data.dir, f.class_names);
+  prepare_out_dir(root);
+  vae::ClassifierReport clf_report;
+  auto clf = vae::train_classifier(data, f.classifier_epochs, f.seed + 99, &clf_report);
+  fmt::print("classifier (MLP 784-256-10, {} epochs): test accuracy {:.1f}%  {:.1f} s\n", clf_report.epochs,
+             100 * clf_report.test_accuracy, clf_report.seconds);
+  std::vector<vae::CompareResult> results;
+  for (std::int64_t latent : f.latents) {
+    TrainFlags g = f;
+    g.latent = latent;
+    const std::string dir = path_in(root, fmt::format("latent{}", latent));
+    vae::CompareModel m[2];
+    std::unique_ptr<vae::Model> keep[2];
+    int i = 0;
+    for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
+      const std::string sub = path_in(dir, vae::model_name(kind));
+      prepare_out_dir(sub);
+      fmt::print("--- {}, latent {} ---\n", vae::model_name(kind), latent);
+      auto [model, history] = train_one(options_from(g, data, kind), data, sub, names);
+      keep[i] = std::move(model);
+      m[i] = {keep[i].get(), history};
+      ++i;
+    }
+    vae::CompareOptions o;
+    o.dir = dir;
+    o.class_names = names;
+    o.samples = f.compare_samples;
+    o.seed = f.seed;
+    results.push_back(vae::compare_models(m[0], m[1], data, *clf, o));
+  }
+  fmt::print("\nshare of decodings the classifier calls clear (p >= 0.9), +- its standard error; entropy of the\n"
+             "histogram of predicted classes (log2 10 = 3.32 bits when all ten are equally common)\n");
+  fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>16}  {:>8}\n", "latent", "model", "sampler", "n", "clear", "entropy");
+  for (const auto& r : results)
+    for (const auto& row : r.rows)
+      fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>7.1f}% +- {:4.1f}%  {:>5.2f} bits\n", r.latent, row.model,
+                 row.sampler, row.score.n, 100 * row.score.confident, 100 * row.score.confident_se,
+                 row.score.entropy_bits);
+  tg::write_file_atomic(path_in(root, "compare.json"), vae::compare_json(clf_report, results));
+  fmt::print("wrote {}/compare.json and, per latent size, latent<N>/compare-latent<N>.svg with its pictures "
+             "(and ae/, vae/ run folders)\n",
+             root);
+  return 0;
 }
 
 }  // namespace
@@ -278,9 +374,34 @@ int main(int argc, char** argv) {
   manifold_cmd->add_option("--n", grid, "grid size")->capture_default_str()->check(CLI::Range(2, 100));
   manifold_cmd->add_option("--out", out, "PNG file (default: manifold.png beside the checkpoint)");
 
+  std::string class_names_flag;
+  sample_cmd->add_option("--class-names", class_names_flag, "ten comma-separated class names for the labels")
+      ->check(kClassNames);
+  interp_cmd->add_option("--class-names", class_names_flag, "ten comma-separated class names for the labels")
+      ->check(kClassNames);
+
   TrainFlags compare_flags;
-  auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "train an AE and a VAE with the same budget at latent 2 and 20; figures and classifier scores");
   add_train_flags(compare_cmd, compare_flags, false);
+
+  std::string codes_path, labels_path, split_name = "test";
+  auto* encode_cmd = app.add_subcommand("encode", "write the codes (the encoder's means) of a data set to .npy");
+  encode_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
+  encode_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
+  encode_cmd->add_option("--split", split_name, "test | train")->capture_default_str()
+      ->check(CLI::IsMember({"test", "train"}));
+  encode_cmd->add_option("--limit", limit_test, "encode only the first N images")->check(kNonNegative);
+  encode_cmd->add_option("--out", out, "the codes file, (n, latent) f32; the labels go beside it as "
+                         "<name>.labels.npy")->required();
+  bool overwrite_codes = false;
+  encode_cmd->add_flag("--overwrite", overwrite_codes, "replace an existing codes file");
+
+  auto* decode_cmd = app.add_subcommand("decode", "decode a codes file (from `vae encode`) into a PNG grid");
+  decode_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors of the same latent size")->required();
+  decode_cmd->add_option("--codes", codes_path, "an (n, latent) .npy file of codes")->required();
+  decode_cmd->add_option("--labels", labels_path, "cvae: the labels, (n,) (default: <codes>.labels.npy)");
+  decode_cmd->add_option("--out", out, "PNG file, 10 decodings a row")->required();
 
   try {
     app.parse(argc, argv);
@@ -305,16 +426,26 @@ int main(int argc, char** argv) {
       if (json) {
         fmt::print("{}\n", r.json());
       } else {
-        fmt::print("{} test images ({})\n", r.images, data.dir);
-        if (l.model->config().variational())
-          fmt::print("negative ELBO      {:9.3f} nats  (recon {:.3f} + kl {:.3f})\n", r.loss, r.recon, r.kl);
-        else  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
-          fmt::print("reconstruction     {:9.3f} nats  (an autoencoder has no ELBO)\n", r.recon);
-        if (r.iw_samples > 0)
-          fmt::print("-log p(x), IWAE    {:9.3f} nats  (K = {} importance samples)\n", r.iwae, r.iw_samples);
-        else if (iw_samples > 0)
-          fmt::print("-log p(x), IWAE    not defined for a deterministic autoencoder\n");
-        fmt::print("active units       {:5} of {}\n", r.active_units, r.latent);
+        // Every figure with its standard error over the test images (sd / sqrt(n)).
+        const vae::Config& c = l.model->config();
+        const char* px = c.conditional() ? "-log p(x|y)" : "-log p(x)";
+        fmt::print("{} test images ({}); each figure +- its standard error\n", r.images, data.dir);
+        if (c.variational()) {
+          fmt::print("negative ELBO        {:9.3f} +- {:.3f} nats  (recon {:.3f} +- {:.3f}, kl {:.3f} +- {:.3f})\n",
+                     r.loss, r.loss_se, r.recon, r.recon_se, r.kl, r.kl_se);
+          if (r.iw_samples > 0)
+            fmt::print("IWAE bound -L_K      {:9.3f} +- {:.3f} nats  (K = {}; an upper bound on {})\n", r.iwae,
+                       r.iwae_se, r.iw_samples, px);
+          fmt::print("active units         {:5} of {}\n", r.active_units, r.latent);
+        } else {  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
+          fmt::print("reconstruction       {:9.3f} +- {:.3f} nats  (an autoencoder has no ELBO and no IWAE bound)\n",
+                     r.recon, r.recon_se);
+          if (c.kind == vae::ModelKind::sparse_ae)
+            fmt::print("inactive code        {:8.1f}%  of the code entries (h < {})\n", 100 * r.inactive,
+                       vae::kInactiveBelow);
+        }
+        if (c.likelihood == vae::Likelihood::gaussian)
+          fmt::print("sigma of p(x|z)      {:9.4f}  ({})\n", l.model->sigma(), c.sigma > 0 ? "fixed" : "learned");
       }
       return 0;
     }
@@ -324,7 +455,7 @@ int main(int argc, char** argv) {
       if (digit >= 0 && !l.model->config().conditional())
         throw tg::ValueError("sample: --digit needs a cvae checkpoint (train one with --model cvae)");
       const std::string path = out.empty() ? default_output(checkpoint, "samples.png") : out;
-      vae::write_samples(path, *l.model, n, digit, seed);
+      vae::write_samples(path, *l.model, n, digit, seed, vae::class_names(meta_or(l.meta, "data", ""), class_names_flag));
       fmt::print("wrote {}\n", path);
       return 0;
     }
@@ -336,7 +467,8 @@ int main(int argc, char** argv) {
                                             std::stoull(meta_or(l.meta, "seed", "1")));
       const std::string path =
           out.empty() ? default_output(checkpoint, fmt::format("interpolation-{}-{}.png", from, to)) : out;
-      vae::write_interpolation(path, *l.model, data.test, {{from, to}}, steps);
+      vae::write_interpolation(path, *l.model, data.test, {{from, to}}, steps,
+                               vae::class_names(data.dir, class_names_flag));
       fmt::print("wrote {}\n", path);
       return 0;
     }
@@ -349,25 +481,36 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    if (*compare_cmd) {
-      TrainFlags& f = compare_flags;
-      if (f.threads > 0) tg::set_num_threads(f.threads);
-      const vae::Binarize b = vae::parse_binarize(f.binarize);
-      const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
-      const vae::Data data = load(f, b);
-      prepare_out_dir(path_in(root, "ae"));
-      prepare_out_dir(path_in(root, "vae"));
-      std::vector<vae::ComparePanel> panels;
-      for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
-        const std::string name = vae::model_name(kind), dir = path_in(root, name);
-        fmt::print("--- {} ---\n", name);
-        const auto [model, history] = train_one(options_from(f, data, kind), data, dir);
-        panels.push_back({kind == vae::ModelKind::ae ? "autoencoder" : "VAE", path_in(dir, "interpolation.png"),
-                          path_in(dir, "samples.png"), path_in(dir, "latent.svg"), history.back().test_recon,
-                          history.back().test_kl});
-      }
-      vae::write_compare_figure(path_in(root, "compare.svg"), panels);
-      fmt::print("wrote {}/compare.svg (and ae/, vae/ with each model's files)\n", root);
+    if (*compare_cmd) return run_compare(compare_flags);
+
+    if (*encode_cmd) {
+      if (fs::exists(out) && !overwrite_codes)
+        throw tg::ValueError(fmt::format("encode: {} exists; pass --overwrite to replace it, or choose another --out",
+                                         out));
+      if (fs::is_directory(out))
+        throw tg::ValueError(fmt::format("encode: --out {} is a folder; give a file name such as {}", out,
+                                         (fs::path(out) / "codes.npy").string()));
+      Loaded l = load_model(checkpoint);
+      vae::Data data = vae::load_data(data_for(l, data_dir), vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
+                                      std::stoull(meta_or(l.meta, "seed", "1")));
+      vae::Split& split = split_name == "train" ? data.train : data.test;
+      vae::truncate(split, limit_test);
+      vae::write_codes(out, *l.model, split);
+      fmt::print("wrote {} ({} codes of {} numbers) and {}\n", out, split.size(), l.model->config().latent,
+                 vae::labels_path_for(out));
+      return 0;
+    }
+
+    if (*decode_cmd) {
+      Loaded l = load_model(checkpoint);
+      const vae::Config& c = l.model->config();
+      const tg::Tensor codes = vae::read_codes(codes_path, c, checkpoint);
+      tg::Tensor labels;
+      if (c.conditional())
+        labels = vae::read_labels(labels_path.empty() ? vae::labels_path_for(codes_path) : labels_path, codes.size(0),
+                                  c.classes);
+      vae::write_decoded(out, *l.model, codes, labels);
+      fmt::print("wrote {} ({} decodings)\n", out, codes.size(0));
       return 0;
     }
   } catch (const std::exception& e) {
