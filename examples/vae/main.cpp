@@ -310,12 +310,12 @@ int run_compare(const TrainFlags& f) {
     o.seed = f.seed;
     results.push_back(vae::compare_models(m[0], m[1], data, *clf, o));
   }
-  fmt::print("\nshare of decodings the classifier calls clear (p >= 0.9), +- its standard error; entropy of the\n"
+  fmt::print("\nshare of decodings the classifier calls clear (p >= 0.9), ± its standard error; entropy of the\n"
              "histogram of predicted classes (log2 10 = 3.32 bits when all ten are equally common)\n");
-  fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>16}  {:>8}\n", "latent", "model", "sampler", "n", "clear", "entropy");
+  fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>15}  {:>10}\n", "latent", "model", "sampler", "n", "clear", "entropy");
   for (const auto& r : results)
     for (const auto& row : r.rows)
-      fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>7.1f}% +- {:4.1f}%  {:>5.2f} bits\n", r.latent, row.model,
+      fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>7.1f}% ± {:4.1f}%  {:>5.2f} bits\n", r.latent, row.model,
                  row.sampler, row.score.n, 100 * row.score.confident, 100 * row.score.confident_se,
                  row.score.entropy_bits);
   tg::write_file_atomic(path_in(root, "compare.json"), vae::compare_json(clf_report, results));
@@ -429,16 +429,16 @@ int main(int argc, char** argv) {
         // Every figure with its standard error over the test images (sd / sqrt(n)).
         const vae::Config& c = l.model->config();
         const char* px = c.conditional() ? "-log p(x|y)" : "-log p(x)";
-        fmt::print("{} test images ({}); each figure +- its standard error\n", r.images, data.dir);
+        fmt::print("{} test images ({}); each figure ± its standard error\n", r.images, data.dir);
         if (c.variational()) {
-          fmt::print("negative ELBO        {:9.3f} +- {:.3f} nats  (recon {:.3f} +- {:.3f}, kl {:.3f} +- {:.3f})\n",
+          fmt::print("negative ELBO        {:9.3f} ± {:.3f} nats  (recon {:.3f} ± {:.3f}, kl {:.3f} ± {:.3f})\n",
                      r.loss, r.loss_se, r.recon, r.recon_se, r.kl, r.kl_se);
           if (r.iw_samples > 0)
-            fmt::print("IWAE bound -L_K      {:9.3f} +- {:.3f} nats  (K = {}; an upper bound on {})\n", r.iwae,
+            fmt::print("IWAE bound -L_K      {:9.3f} ± {:.3f} nats  (K = {}; an upper bound on {})\n", r.iwae,
                        r.iwae_se, r.iw_samples, px);
           fmt::print("active units         {:5} of {}\n", r.active_units, r.latent);
         } else {  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
-          fmt::print("reconstruction       {:9.3f} +- {:.3f} nats  (an autoencoder has no ELBO and no IWAE bound)\n",
+          fmt::print("reconstruction       {:9.3f} ± {:.3f} nats  (an autoencoder has no ELBO and no IWAE bound)\n",
                      r.recon, r.recon_se);
           if (c.kind == vae::ModelKind::sparse_ae)
             fmt::print("inactive code        {:8.1f}%  of the code entries (h < {})\n", 100 * r.inactive,
@@ -484,12 +484,17 @@ int main(int argc, char** argv) {
     if (*compare_cmd) return run_compare(compare_flags);
 
     if (*encode_cmd) {
-      if (fs::exists(out) && !overwrite_codes)
-        throw tg::ValueError(fmt::format("encode: {} exists; pass --overwrite to replace it, or choose another --out",
-                                         out));
-      if (fs::is_directory(out))
-        throw tg::ValueError(fmt::format("encode: --out {} is a folder; give a file name such as {}", out,
-                                         (fs::path(out) / "codes.npy").string()));
+      // Usage errors (exit 2): an existing file is never replaced unasked.
+      if (fs::is_directory(out)) {
+        std::cerr << fmt::format("error: encode: --out {} is a folder; give a file name such as {}\n", out,
+                                 (fs::path(out) / "codes.npy").string());
+        return 2;
+      }
+      if (fs::exists(out) && !overwrite_codes) {
+        std::cerr << fmt::format("error: encode: {} exists; pass --overwrite to replace it, or choose another --out\n",
+                                 out);
+        return 2;
+      }
       Loaded l = load_model(checkpoint);
       vae::Data data = vae::load_data(data_for(l, data_dir), vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
                                       std::stoull(meta_or(l.meta, "seed", "1")));

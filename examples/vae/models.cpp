@@ -135,10 +135,11 @@ Model::Model(const Config& config, tg::Generator* init, tg::DType dtype) : confi
                                                           dtype, init));
   fc4_ = register_module("fc4", std::make_shared<Linear>(config.hidden, config.input(), true,
                                                           dtype, init));
-  // One sigma for every pixel, started at 1 (log sigma = 0). One per pixel would run to zero on the
-  // border pixels that are black in every image, and the loss to minus infinity.
+  // One sigma for every pixel (one per pixel would run to zero on the border pixels that are black in
+  // every image, and the loss to minus infinity), started at 0.1, about the RMS error of a trained
+  // model: Adam moves log sigma by about lr = 1e-3 a step, so from 1 it would take many epochs.
   if (config.likelihood == Likelihood::gaussian && config.sigma <= 0)
-    log_sigma_ = register_parameter("log_sigma", Tensor::zeros({1}, dtype));
+    log_sigma_ = register_parameter("log_sigma", Tensor::full({1}, std::log(kLearnedSigmaStart), dtype));
 }
 
 double Model::sigma() const {

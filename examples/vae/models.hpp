@@ -29,6 +29,8 @@ std::string likelihood_name(Likelihood l);
 double parse_sigma(const std::string& s);
 // A sparse-ae code entry below this counts as inactive (the code is a sigmoid, in (0, 1)).
 inline constexpr double kInactiveBelow = 0.1;
+// Where a learned sigma of the Gaussian likelihood starts.
+inline constexpr double kLearnedSigmaStart = 0.1;
 
 struct Config {
   ModelKind kind = ModelKind::vae;
