@@ -204,6 +204,25 @@ void write_latent(const std::string& path, Model& model, const Split& split, con
   write_scatter_svg(path, xs, ys, split.labels, full_title, xl, yl, extras);
 }
 
+void write_code_map(const std::string& path, Model& model, const Split& split, int n) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  if (cfg.kind != ModelKind::sparse_ae)
+    throw tg::ValueError("write_code_map: only the sparse AE's code lies in (0, 1)");
+  Split first = split;
+  truncate(first, n);
+  const Tensor codes = encode_all(model, first).to(tg::DType::f32);  // (n, latent) in (0, 1)
+  std::int64_t inactive = 0;
+  for (double h : codes.to_vector()) inactive += h < kInactiveBelow;
+  GridText text;
+  text.title = fmt::format("codes of {} test images (rows) x {} units: {:.0f}% below {}", codes.size(0), cfg.latent,
+                           100.0 * static_cast<double>(inactive) / static_cast<double>(codes.numel()), kInactiveBelow);
+  const int scale = static_cast<int>(std::max<std::int64_t>(4, 320 / cfg.latent));
+  write_png_grid(path, {{codes.data<float>()}}, static_cast<int>(codes.size(0)), static_cast<int>(cfg.latent), text,
+                 scale, 2);
+}
+
 void write_loss(const std::string& path, const std::vector<EpochMetrics>& history, bool variational) {
   Series train{"train", {}}, test{"test", {}};
   for (const auto& m : history) {

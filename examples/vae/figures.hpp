@@ -32,6 +32,9 @@ std::vector<std::pair<std::int64_t, std::int64_t>> default_pairs(const Split& sp
 // The codes of the split in 2-D (PCA when the latent has more than 2 dimensions), coloured by digit.
 void write_latent(const std::string& path, Model& model, const Split& split, const std::string& title,
                   const std::vector<std::string>& names = {});
+// sparse-ae: the codes h in (0, 1) of the first n test images as a picture, one row per image and one
+// column per code unit, white = 1 (active), black = 0: a sparse code is mostly black.
+void write_code_map(const std::string& path, Model& model, const Split& split, int n = 40);
 // Train and test loss per epoch: "negative ELBO" for the VAEs, "reconstruction" for the autoencoders.
 void write_loss(const std::string& path, const std::vector<EpochMetrics>& history, bool variational = true);
 // Latent 2 only: decodings over an n x n grid of inverse-normal-CDF quantiles (Kingma and Welling).

@@ -208,6 +208,7 @@ std::pair<std::unique_ptr<vae::Model>, std::vector<vae::EpochMetrics>> train_one
   vae::write_latent(path_in(out, "latent.svg"), *model, data.test,
                     fmt::format("{}: test codes by label", vae::model_name(o.config.kind)), names);
   vae::write_loss(path_in(out, "loss.svg"), history, o.config.variational());
+  if (o.config.kind == vae::ModelKind::sparse_ae) vae::write_code_map(path_in(out, "code.png"), *model, data.test);
   return {std::move(model), history};
 }
 
@@ -224,8 +225,8 @@ int run_train(const TrainFlags& f) {
   std::fflush(stdout);
   train_one(options_from(f, data, kind), data, out, vae::class_names(data.dir, f.class_names));
   fmt::print("wrote {}/: metrics.jsonl model.safetensors reconstructions.png samples.png interpolation.png "
-             "latent.svg loss.svg\n",
-             out);
+             "latent.svg loss.svg{}\n",
+             out, kind == vae::ModelKind::sparse_ae ? " code.png" : "");
   return 0;
 }
 

@@ -198,7 +198,7 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
     t.kl = Variable(Tensor::scalar(0, x.dtype()));
     t.objective = t.recon;
     if (config_.kind == ModelKind::sparse_ae) {
-      // eq. (20): lambda sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j the batch's mean
+      // eq. (19): lambda sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j the batch's mean
       // activation of unit j; times the batch size, because the reconstruction is summed over the batch.
       const double batch = static_cast<double>(x.value().size(0));
       // Clamped so that a unit saturated over a whole batch gives a large, finite penalty, not inf.

@@ -358,7 +358,9 @@ void write_png_grid(const std::string& path, const std::vector<std::vector<const
   const int caption_h = any_caption ? kLine : 0;
   const std::int64_t tile_w = std::int64_t{cols} * scale, tile_h = std::int64_t{rows} * scale;
   const std::int64_t cell_h = tile_h + caption_h + pad;
-  const std::int64_t width = left + static_cast<std::int64_t>(grid_cols) * (tile_w + pad) + pad;
+  // As wide as the tiles, or as the title if that is wider.
+  const std::int64_t width = std::max<std::int64_t>(left + static_cast<std::int64_t>(grid_cols) * (tile_w + pad) + pad,
+                                                    text_width(text.title) + 8);
   const std::int64_t height = top + static_cast<std::int64_t>(tile_rows.size()) * cell_h + pad;
   if (width > 30000 || height > 30000)
     throw tg::ValueError(fmt::format("write_png_grid: a {}x{} picture is too large (at most 30000 pixels a side); "

@@ -415,6 +415,7 @@ TEST_CASE("cli: the Gaussian likelihood, the sparse AE and the eval labels", "[v
     const TinyRun s({"--model", "sparse-ae"});
     REQUIRE(s.result.status == 0);
     CHECK_THAT(s.result.out, Catch::Contains("inactive") && !Catch::Contains("kl "));
+    CHECK(is_png(s.dir / "run/code.png"));  // the sparsity picture
     const Result r = run({"eval", "--checkpoint", s.checkpoint, "--limit-test", "40"});
     REQUIRE(r.status == 0);
     CHECK_THAT(r.out, Catch::Contains("reconstruction") && Catch::Contains("inactive code") &&

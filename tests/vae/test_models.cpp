@@ -157,7 +157,7 @@ TEST_CASE("models: the AEs' losses by hand; the continuous Bernoulli's normalize
         const double p = sigmoid(logits[i]);
         bce -= x[i] * std::log(p) + (1 - x[i]) * std::log(1 - p);
       }
-      // eq. (20) times the batch size: sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)).
+      // eq. (19) times the batch size: sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)).
       const std::vector<double> h = code.value().to_vector();
       const std::int64_t d = t.model.config().latent;
       const double rho = t.model.config().sparsity_target;
