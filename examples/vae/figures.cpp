@@ -254,7 +254,16 @@ void write_manifold(const std::string& path, Model& model, int n) {
       z.push_back(q[n - 1 - r]);  // z2 grows upwards, as on a plot
     }
   const Tensor images = model.decode_mean(Variable(Tensor::from_values({n * n, 2}, z)), Variable());
-  write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), n, 1, 0);
+  // Labelled with the z values of every few columns (z1) and rows (z2).
+  GridText text;
+  const int every = std::max(1, n / 5);
+  for (int c = 0; c < n; ++c) text.columns.push_back(c % every == 0 ? fmt::format("{:.2f}", q[c]) : "");
+  for (int r = 0; r < n; ++r) text.rows.push_back(r % every == 0 ? fmt::format("{:.2f}", q[n - 1 - r]) : "");
+  text.title = "z1 across, z2 up (quantiles of N(0, 1))";
+  std::vector<std::vector<const float*>> grid(n);
+  const auto tiles = rows_of(images);
+  for (int i = 0; i < n * n; ++i) grid[i / n].push_back(tiles[i]);
+  write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text, 1, 0);
 }
 
 }  // namespace vae

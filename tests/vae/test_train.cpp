@@ -208,7 +208,7 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
     tg::Generator init2(1);
     vae::Model m2(c2, &init2);
     vae::write_manifold(tmp / "manifold.png", m2, 5);
-    check_png(tmp / "manifold.png", 5 * 28, 5 * 28);  // scale 1, no padding
+    check_labelled_png(tmp / "manifold.png", 5 * 28, 5 * 28);  // scale 1, no padding, plus the z labels
 
     // No temporary file is left behind by the atomic writes.
     for (const auto& e : fs::directory_iterator(tmp.path)) {
