@@ -214,6 +214,11 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
   const Config& cfg = models[0]->config();
   const std::int64_t d = cfg.latent, n = test.size();
   const int rows = static_cast<int>(cfg.rows), cols = static_cast<int>(cfg.cols);
+  if (n < 10)
+    throw tg::ValueError(fmt::format("compare: needs at least 10 test images to fit a Gaussian to the codes, got {} "
+                                     "(raise --limit-test)",
+                                     n));
+  if (o.grid < 2) throw tg::ValueError(fmt::format("compare: the latent grid needs at least 2 points a side, got {}", o.grid));
   CompareResult result;
   result.latent = d;
   result.rows.push_back({"data", "test images", score_images(clf, test.images)});
@@ -243,6 +248,9 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
   };
   const double shared_box = std::max(extent(0), extent(1));
   const auto pairs = far_pairs(test, {&codes[0], &codes[1]});
+  if (pairs.empty())
+    throw tg::ValueError("compare: no two of the interpolation pairs' classes (0-1, 1-7, 2-3, 4-9, 5-6, 3-8, 6-0, 7-2) "
+                         "are both among the test images (raise --limit-test)");
 
   struct Pictures {
     std::string latent, grid, prior, fitted, interpolation;

@@ -282,6 +282,11 @@ int run_compare(const TrainFlags& f) {
   const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
   const vae::Data data = load(f, b);
   const std::vector<std::string> names = vae::class_names(data.dir, f.class_names);
+  // Checked before anything is trained or written (compare_models checks it again).
+  if (data.test.size() < 10)
+    throw tg::ValueError(fmt::format("compare: needs at least 10 test images to fit a Gaussian to the codes, got {} "
+                                     "(raise --limit-test)",
+                                     data.test.size()));
   prepare_out_dir(root);
   vae::ClassifierReport clf_report;
   auto clf = vae::train_classifier(data, f.classifier_epochs, f.seed + 99, &clf_report);

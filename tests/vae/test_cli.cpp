@@ -165,6 +165,11 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
     r = run({"compare", "--latents", "2,0", "--out", tmp / "run"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("--latents") && Catch::Contains("positive"));
+    r = run({"compare", "--limit", "64", "--limit-test", "5", "--epochs", "1", "--latents", "2",
+             "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "few"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("at least 10 test images"));
+    CHECK_FALSE(fs::exists(tmp / "few"));  // checked before anything is written
     r = run({"decode", "--checkpoint", tmp / "m", "--codes", tmp / "c.npy"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("--out"));
