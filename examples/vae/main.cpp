@@ -290,8 +290,8 @@ int run_compare(const TrainFlags& f) {
   prepare_out_dir(root);
   vae::ClassifierReport clf_report;
   auto clf = vae::train_classifier(data, f.classifier_epochs, f.seed + 99, &clf_report);
-  fmt::print("classifier (MLP 784-256-10, {} epochs): test accuracy {:.1f}%  {:.1f} s\n", clf_report.epochs,
-             100 * clf_report.test_accuracy, clf_report.seconds);
+  fmt::print("classifier (MLP {}-256-10, {} epochs): test accuracy {:.1f}%  {:.1f} s\n", data.train.pixels(),
+             clf_report.epochs, 100 * clf_report.test_accuracy, clf_report.seconds);
   std::vector<vae::CompareResult> results;
   for (std::int64_t latent : f.latents) {
     TrainFlags g = f;
