@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "autograd/ops.hpp"
+#include "examples/vae/labels.hpp"
 #include "examples/vae/plot.hpp"
 #include "tensor/atomic_file.hpp"
 #include "tensor/ops.hpp"
@@ -66,19 +67,57 @@ void write_reconstructions(const std::string& path, Model& model, const Split& s
   const Variable y = model.config().conditional() ? Variable(one_hot(split, idx, static_cast<int>(model.config().classes)))
                                                   : Variable();
   const Tensor recon = model.decode_mean(model.encode(Variable(x), y).first, y);
-  write_png_grid(path, {rows_of(x), rows_of(recon)}, split.rows, split.cols);
+  GridText text;
+  text.rows = {"test", "recon"};
+  write_png_grid(path, {rows_of(x), rows_of(recon)}, split.rows, split.cols, text);
 }
 
-void write_samples(const std::string& path, Model& model, int n, int digit, std::uint64_t seed) {
+void write_samples(const std::string& path, Model& model, int n, int digit, std::uint64_t seed,
+                   const std::vector<std::string>& names_in) {
   tg::NoGradGuard no_grad;
   model.eval();
   const Config& cfg = model.config();
+  const std::vector<std::string> names = names_in.empty() ? class_names("") : names_in;
   tg::Generator gen(seed);
   const Variable z(Tensor::randn({n, cfg.latent}, tg::DType::f32, &gen));
+  // A cvae drawing every class gets one column per class, so each column is one class.
+  const int per_row = cfg.conditional() && digit < 0 ? static_cast<int>(cfg.classes) : 8;
   std::vector<int> labels(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) labels[i] = digit >= 0 ? digit : i % static_cast<int>(cfg.classes);
   const Tensor images = model.decode_mean(z, labels_for(model, labels));
-  write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), 8);
+  std::vector<std::vector<const float*>> grid;
+  const auto tiles = rows_of(images);
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    if (i % per_row == 0) grid.emplace_back();
+    grid.back().push_back(tiles[i]);
+  }
+  GridText text;
+  if (cfg.conditional() && digit < 0)
+    for (int k = 0; k < per_row; ++k) text.columns.push_back(short_name(names[k]));
+  else if (cfg.conditional())
+    text.title = fmt::format("samples of class {} ({}), z ~ N(0, I)", digit, names[digit]);
+  else
+    text.title = "samples, z ~ N(0, I)";
+  write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text);
+}
+
+void write_decoded(const std::string& path, Model& model, const Tensor& codes, const Tensor& labels) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  const Tensor images = model.decode_mean(Variable(codes), labels.defined() ? Variable(labels) : Variable());
+  std::vector<std::vector<const float*>> grid;
+  GridText text;
+  const auto tiles = rows_of(images);
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    if (i % 10 == 0) {
+      grid.emplace_back();
+      text.captions.emplace_back();
+    }
+    grid.back().push_back(tiles[i]);
+    text.captions.back().push_back(std::to_string(i));
+  }
+  write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text);
 }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> default_pairs(const Split& split) {
@@ -92,10 +131,16 @@ std::vector<std::pair<std::int64_t, std::int64_t>> default_pairs(const Split& sp
 }
 
 void write_interpolation(const std::string& path, Model& model, const Split& split,
-                         const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs, int steps) {
+                         const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs, int steps,
+                         const std::vector<std::string>& names_in) {
   tg::NoGradGuard no_grad;
   model.eval();
   const Config& cfg = model.config();
+  const std::vector<std::string> names = names_in.empty() ? class_names("") : names_in;
+  GridText text;
+  text.columns.push_back("image");
+  for (int k = 0; k < steps; ++k) text.columns.push_back(std::to_string(k));
+  text.columns.push_back("image");
   if (steps < 2) throw tg::ValueError(fmt::format("--steps must be at least 2, got {}", steps));
   std::vector<Tensor> keep;  // the tensors the tile pointers point into
   std::vector<std::vector<const float*>> rows;
@@ -125,11 +170,14 @@ void write_interpolation(const std::string& path, Model& model, const Split& spl
     for (const float* p : rows_of(images)) row.push_back(p);
     row.push_back(x.data<float>() + cfg.input());
     rows.push_back(row);
+    text.rows.push_back(fmt::format("#{} {} -> #{} {}", from, short_name(names[split.labels[from]], 5), to,
+                                    short_name(names[split.labels[to]], 5)));
   }
-  write_png_grid(path, rows, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols));
+  write_png_grid(path, rows, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text);
 }
 
-void write_latent(const std::string& path, Model& model, const Split& split, const std::string& title) {
+void write_latent(const std::string& path, Model& model, const Split& split, const std::string& title,
+                  const std::vector<std::string>& names) {
   const Tensor codes = encode_all(model, split);
   const int n = static_cast<int>(codes.size(0)), d = static_cast<int>(codes.size(1));
   const std::vector<double> v = codes.to_vector();
@@ -151,16 +199,39 @@ void write_latent(const std::string& path, Model& model, const Split& split, con
     yl = fmt::format("PC2 ({:.0f}% of variance)", 100 * info.variance[1] / info.total_variance);
     full_title += fmt::format(" (PCA of the {}-D codes)", d);
   }
-  write_scatter_svg(path, xs, ys, split.labels, full_title, xl, yl);
+  ScatterExtras extras;
+  extras.class_names = names;
+  write_scatter_svg(path, xs, ys, split.labels, full_title, xl, yl, extras);
 }
 
-void write_loss(const std::string& path, const std::vector<EpochMetrics>& history) {
+void write_code_map(const std::string& path, Model& model, const Split& split, int n) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  const Config& cfg = model.config();
+  if (cfg.kind != ModelKind::sparse_ae)
+    throw tg::ValueError("write_code_map: only the sparse AE's code lies in (0, 1)");
+  Split first = split;
+  truncate(first, n);
+  const Tensor codes = encode_all(model, first).to(tg::DType::f32);  // (n, latent) in (0, 1)
+  std::int64_t inactive = 0;
+  for (double h : codes.to_vector()) inactive += h < kInactiveBelow;
+  GridText text;
+  text.title = fmt::format("codes of {} test images (rows) x {} units: {:.0f}% below {}", codes.size(0), cfg.latent,
+                           100.0 * static_cast<double>(inactive) / static_cast<double>(codes.numel()), kInactiveBelow);
+  const int scale = static_cast<int>(std::max<std::int64_t>(4, 320 / cfg.latent));
+  write_png_grid(path, {{codes.data<float>()}}, static_cast<int>(codes.size(0)), static_cast<int>(cfg.latent), text,
+                 scale, 2);
+}
+
+void write_loss(const std::string& path, const std::vector<EpochMetrics>& history, bool variational) {
   Series train{"train", {}}, test{"test", {}};
   for (const auto& m : history) {
     train.second.emplace_back(m.epoch, m.train_loss);
     test.second.emplace_back(m.epoch, m.test_loss);
   }
-  write_line_svg(path, {train, test}, "negative ELBO per image", "epoch", "nats");
+  write_line_svg(path, {train, test},
+                 variational ? "negative ELBO per image" : "reconstruction error per image (an autoencoder has no ELBO)",
+                 "epoch", "nats");
 }
 
 void write_manifold(const std::string& path, Model& model, int n) {
@@ -183,33 +254,16 @@ void write_manifold(const std::string& path, Model& model, int n) {
       z.push_back(q[n - 1 - r]);  // z2 grows upwards, as on a plot
     }
   const Tensor images = model.decode_mean(Variable(Tensor::from_values({n * n, 2}, z)), Variable());
-  write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), n, 1, 0);
-}
-
-void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels) {
-  constexpr int kCol = 560, kTop = 70;
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"1340\" font-family=\"sans-serif\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      "<text x=\"20\" y=\"32\" font-size=\"22\">Autoencoder vs VAE: the same layers, the same budget</text>\n",
-      kCol * static_cast<int>(panels.size()) + 20);
-  for (std::size_t i = 0; i < panels.size(); ++i) {
-    const ComparePanel& p = panels[i];
-    const int x = 20 + kCol * static_cast<int>(i);
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"18\" font-weight=\"bold\">{}: test recon {:.1f} + KL {:.1f} nats</text>\n",
-                       x, kTop, p.name, p.test_recon, p.test_kl);
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">interpolations between test digits</text>\n", x, kTop + 28);
-    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"380\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 36, base64(tg::read_file(p.interpolation_png)));
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">decoded samples z ~ N(0, I)</text>\n", x, kTop + 440);
-    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"400\" height=\"400\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 448, base64(tg::read_file(p.samples_png)));
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">test codes, coloured by label</text>\n", x, kTop + 872);
-    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"370\" preserveAspectRatio=\"xMinYMin meet\" "
-                       "href=\"data:image/svg+xml;base64,{}\"/>\n", x, kTop + 880, base64(tg::read_file(p.latent_svg)));
-  }
-  svg += "</svg>\n";
-  tg::write_file_atomic(path, svg);
+  // Labelled with the z values of every few columns (z1) and rows (z2).
+  GridText text;
+  const int every = std::max(1, n / 5);
+  for (int c = 0; c < n; ++c) text.columns.push_back(c % every == 0 ? fmt::format("{:.2f}", q[c]) : "");
+  for (int r = 0; r < n; ++r) text.rows.push_back(r % every == 0 ? fmt::format("{:.2f}", q[n - 1 - r]) : "");
+  text.title = "z1 across, z2 up (quantiles of N(0, 1))";
+  std::vector<std::vector<const float*>> grid(n);
+  const auto tiles = rows_of(images);
+  for (int i = 0; i < n * n; ++i) grid[i / n].push_back(tiles[i]);
+  write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text, 1, 0);
 }
 
 }  // namespace vae

@@ -4,7 +4,9 @@
 //   vae sample       decode samples from the prior
 //   vae interpolate  decode the line between two test images' codes
 //   vae manifold     the decoded 2-D latent grid (latent 2 models)
-//   vae compare      train an autoencoder and a VAE with the same budget and draw them side by side
+//   vae compare      train an autoencoder and a VAE with the same budget, draw and score them side by side
+//   vae encode       write the codes of a data set's images (and their labels) to .npy files
+//   vae decode       decode a codes file into a PNG grid
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -16,8 +18,12 @@
 #include <vector>
 
 #include "autograd/profile.hpp"
+#include "examples/vae/classifier.hpp"
+#include "examples/vae/codes.hpp"
+#include "examples/vae/compare.hpp"
 #include "examples/vae/data.hpp"
 #include "examples/vae/figures.hpp"
+#include "examples/vae/labels.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/progress.hpp"
 #include "examples/vae/run.hpp"
@@ -35,10 +41,12 @@ namespace {
 // The flags shared by `train` and `compare`.
 struct TrainFlags {
   std::string data = vae::default_data_dir();
-  std::string model = "vae", likelihood = "bernoulli", binarize = "none", out;
+  std::string model = "vae", likelihood = "bernoulli", binarize = "none", out, sigma = "learned", class_names;
   int epochs = 10;
   std::int64_t batch = 128, hidden = 400, latent = 20, limit = 0, limit_test = 0;
-  double lr = 1e-3, beta = 1.0, kl_warmup = 0, sparsity = 1e-3;
+  double lr = 1e-3, beta = 1.0, kl_warmup = 0, sparsity = 3.0, sparsity_target = 0.05;
+  std::vector<std::int64_t> latents{2, 20};  // compare
+  int classifier_epochs = 8, compare_samples = 1000;  // compare
   std::uint64_t seed = 1;
   int threads = 0;
   bool profile = false;
@@ -84,12 +92,33 @@ CLI::Validator accepted_by(Parse parse) {
 const CLI::Validator kModels = accepted_by(vae::parse_model);
 const CLI::Validator kBinarize = accepted_by(vae::parse_binarize);
 const CLI::Validator kLikelihoods = accepted_by(vae::parse_likelihood);
+const CLI::Validator kSigma = accepted_by(vae::parse_sigma);
+const CLI::Validator kClassNames = accepted_by([](const std::string& v) { return vae::class_names("", v); });
+const CLI::Validator kOpenUnit = CLI::Validator(
+    [](std::string& v) -> std::string {
+      double x = 0;
+      if (!CLI::detail::lexical_cast(v, x)) return fmt::format("'{}' is not a number", v);
+      if (!(x > 0 && x < 1)) return fmt::format("must be strictly between 0 and 1, got {}", v);
+      return {};
+    },
+    "(0, 1)");
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
   if (with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
-    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
+    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the KL sparsity penalty on the sigmoid code")
+        ->capture_default_str()->check(kNonNegative);
+    cmd->add_option("--sparsity-target", f.sparsity_target, "sparse-ae: target mean activation rho of each code unit")
+        ->capture_default_str()->check(kOpenUnit);
+    cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
+  } else {
+    cmd->add_option("--latents", f.latents, "latent sizes to compare at")->capture_default_str()->check(kPositive)
+        ->delimiter(',');
+    cmd->add_option("--classifier-epochs", f.classifier_epochs, "epochs of the classifier that scores the samples")
+        ->capture_default_str()->check(kPositive);
+    cmd->add_option("--samples", f.compare_samples, "samples per sampler that the classifier scores")
+        ->capture_default_str()->check(CLI::Range(64, 100000));
   }
   cmd->add_option("--epochs", f.epochs, "training epochs (with --resume: the total to reach)")->capture_default_str()->check(kPositive);
   cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
@@ -99,9 +128,11 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--out", f.out, with_model ? "output folder (default: runs/<model>-<date-time>)"
                                               : "output folder (default: runs/compare-<date-time>)");
   cmd->add_option("--binarize", f.binarize, "none | dynamic | static")->capture_default_str()->check(kBinarize);
-  cmd->add_option("--likelihood", f.likelihood, "bernoulli | continuous-bernoulli")->capture_default_str()->check(kLikelihoods);
+  cmd->add_option("--likelihood", f.likelihood, "bernoulli | continuous-bernoulli | gaussian")->capture_default_str()->check(kLikelihoods);
+  cmd->add_option("--sigma", f.sigma, "gaussian: the sigma of p(x|z), a number, or 'learned'")->capture_default_str()->check(kSigma);
+  cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for legends (default: digits, "
+                  "or Fashion-MNIST's when the data folder's name says fashion)")->check(kClassNames);
   cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(kPositive);
-  cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
   cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--kl-warmup", f.kl_warmup, "epochs over which the KL weight rises from 0 to --beta")
       ->capture_default_str()->check(kNonNegative);
@@ -149,6 +180,8 @@ vae::TrainOptions options_from(const TrainFlags& f, const vae::Data& data, vae::
   o.config.hidden = f.hidden;
   o.config.latent = f.latent;
   o.config.sparsity = f.sparsity;
+  o.config.sparsity_target = f.sparsity_target;
+  o.config.sigma = vae::parse_sigma(f.sigma);
   o.binarize = vae::parse_binarize(f.binarize);
   o.epochs = f.epochs;
   o.batch = f.batch;
@@ -161,23 +194,37 @@ vae::TrainOptions options_from(const TrainFlags& f, const vae::Data& data, vae::
   o.patience = f.patience;
   o.snapshot_every = f.snapshot_every;
   o.test_signal_at_step = f.test_signal_at_step;
+  o.class_names = vae::class_names(data.dir, f.class_names);
   return o;
 }
 
-void print_epoch(const vae::EpochMetrics& m, int epochs) {
-  vae::print_line(fmt::format("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s",
-                              m.epoch, epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds));
+// The VAEs print the negative ELBO and its terms; the AEs their reconstruction error alone (they have
+// no KL and no bound), the sparse AE also the share of inactive code entries.
+void print_epoch(const vae::EpochMetrics& m, int epochs, const vae::Config& c) {
+  if (c.variational())
+    vae::print_line(fmt::format("epoch {:>3}/{}  train {:8.3f}  test {:8.3f} (recon {:8.3f} + kl {:7.3f})  {:6.2f} s",
+                                m.epoch, epochs, m.train_loss, m.test_loss, m.test_recon, m.test_kl, m.seconds));
+  else if (c.kind == vae::ModelKind::sparse_ae)
+    vae::print_line(fmt::format("epoch {:>3}/{}  train recon {:8.3f}  test recon {:8.3f}  inactive {:5.1f}% (h < {})  "
+                                "{:6.2f} s",
+                                m.epoch, epochs, m.train_loss, m.test_recon, 100 * m.test_inactive,
+                                vae::kInactiveBelow, m.seconds));
+  else
+    vae::print_line(fmt::format("epoch {:>3}/{}  train recon {:8.3f}  test recon {:8.3f}  {:6.2f} s", m.epoch, epochs,
+                                m.train_loss, m.test_recon, m.seconds));
 }
 
 std::string path_in(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
 
 // Trains one model into `out` and writes its pictures; returns the trained model and history.
 std::pair<std::unique_ptr<vae::Model>, std::vector<vae::EpochMetrics>> train_one(
-    vae::TrainOptions o, const vae::Data& data, const std::string& out) {
+    vae::TrainOptions o, const vae::Data& data, const std::string& out, const std::vector<std::string>& names) {
   o.out_dir = out;
   tg::Generator init(o.seed);
   auto model = std::make_unique<vae::Model>(o.config, &init);
-  const vae::TrainResult r = vae::train_run(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs); });
+  o.class_names = names;
+  const vae::TrainResult r =
+      vae::train_run(*model, data, o, [&](const vae::EpochMetrics& m) { print_epoch(m, o.epochs, o.config); });
   vae::write_run_outputs(out, *model, data, o, r, fmt::format("finished: {} epochs", o.epochs));
   return {std::move(model), r.history};
 }
@@ -191,7 +238,7 @@ int run_train(const TrainFlags& f, const CLI::App& cmd) {
   c.given = given_flags(cmd);
   c.data_dir = f.data;
   c.resume = f.resume;
-  c.on_epoch = [](const vae::EpochMetrics& m, int epochs, const vae::Config&) { print_epoch(m, epochs); };
+  c.on_epoch = [](const vae::EpochMetrics& m, int epochs, const vae::Config& config) { print_epoch(m, epochs, config); };
   if (!f.resume.empty()) {
     c.options = options_from(f, vae::Data{}, kind);
     return vae::run_training(c, nullptr);
@@ -256,6 +303,7 @@ struct ModelFlags {
   std::int64_t from = 0, to = 1, limit_test = 0;
   std::uint64_t seed = 1;
   bool json = false, overwrite = false;
+  std::string class_names;  // --class-names (sample, interpolate)
 };
 
 // A generated picture's file: --out when given (an existing file only with --overwrite), else a
@@ -296,6 +344,7 @@ CLI::App* add_sample_command(CLI::App& app, ModelFlags& f) {
   cmd->add_option("--n", f.n, "how many samples")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--digit", f.digit, "cvae: the digit to draw")->check(CLI::Range(0, 9));
   cmd->add_option("--seed", f.seed, "seed")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for the labels")->check(kClassNames);
   add_picture_out(cmd, f, "samples-seed<seed>");
   return cmd;
 }
@@ -307,6 +356,7 @@ CLI::App* add_interpolate_command(CLI::App& app, ModelFlags& f) {
   cmd->add_option("--to", f.to, "index of the second test image")->required()->check(kNonNegative);
   cmd->add_option("--steps", f.steps, "points along the line")->capture_default_str()->check(CLI::Range(2, 100));
   cmd->add_option("--data", f.data_dir, "data folder (default: the one the model was trained on)");
+  cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for the labels")->check(kClassNames);
   add_picture_out(cmd, f, "interpolation-<from>-<to>");
   return cmd;
 }
@@ -331,16 +381,26 @@ int run_eval(const ModelFlags& f) {
   if (f.json) {
     fmt::print("{}\n", r.json());
   } else {
-    fmt::print("{} test images ({})\n", r.images, data.dir);
-    if (l.model->config().variational())
-      fmt::print("negative ELBO      {:9.3f} nats  (recon {:.3f} + kl {:.3f})\n", r.loss, r.recon, r.kl);
-    else  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
-      fmt::print("reconstruction     {:9.3f} nats  (an autoencoder has no ELBO)\n", r.recon);
-    if (r.iw_samples > 0)
-      fmt::print("-log p(x), IWAE    {:9.3f} nats  (K = {} importance samples)\n", r.iwae, r.iw_samples);
-    else if (f.iw_samples > 0)
-      fmt::print("-log p(x), IWAE    not defined for a deterministic autoencoder\n");
-    fmt::print("active units       {:5} of {}\n", r.active_units, r.latent);
+    // Every figure with its standard error over the test images (sd / sqrt(n)).
+    const vae::Config& c = l.model->config();
+    const char* px = c.conditional() ? "-log p(x|y)" : "-log p(x)";
+    fmt::print("{} test images ({}); each figure ± its standard error\n", r.images, data.dir);
+    if (c.variational()) {
+      fmt::print("negative ELBO        {:9.3f} ± {:.3f} nats  (recon {:.3f} ± {:.3f}, kl {:.3f} ± {:.3f})\n", r.loss,
+                 r.loss_se, r.recon, r.recon_se, r.kl, r.kl_se);
+      if (r.iw_samples > 0)
+        fmt::print("IWAE bound -L_K      {:9.3f} ± {:.3f} nats  (K = {}; an upper bound on {})\n", r.iwae,
+                   r.iwae_se, r.iw_samples, px);
+      fmt::print("active units         {:5} of {}\n", r.active_units, r.latent);
+    } else {  // no prior, no KL: its loss is a reconstruction, not a bound on -log p(x)
+      fmt::print("reconstruction       {:9.3f} ± {:.3f} nats  (an autoencoder has no ELBO and no IWAE bound)\n",
+                 r.recon, r.recon_se);
+      if (c.kind == vae::ModelKind::sparse_ae)
+        fmt::print("inactive code        {:8.1f}%  of the code entries (h < {})\n", 100 * r.inactive,
+                   vae::kInactiveBelow);
+    }
+    if (c.likelihood == vae::Likelihood::gaussian)
+      fmt::print("sigma of p(x|z)      {:9.4f}  ({})\n", l.model->sigma(), c.sigma > 0 ? "fixed" : "learned");
   }
   return 0;
 }
@@ -351,7 +411,7 @@ int run_sample(const ModelFlags& f) {
     throw tg::ValueError("sample: --digit needs a cvae checkpoint (train one with --model cvae)");
   const std::string path = picture_path(
       f, f.digit >= 0 ? fmt::format("samples-digit{}-seed{}", f.digit, f.seed) : fmt::format("samples-seed{}", f.seed));
-  vae::write_samples(path, *l.model, f.n, f.digit, f.seed);
+  vae::write_samples(path, *l.model, f.n, f.digit, f.seed, vae::class_names(meta_or(l.meta, "data", ""), f.class_names));
   fmt::print("wrote {}\n", path);
   return 0;
 }
@@ -362,7 +422,8 @@ int run_interpolate(const ModelFlags& f) {
                                         vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
                                         std::stoull(meta_or(l.meta, "seed", "1")));
   const std::string path = picture_path(f, fmt::format("interpolation-{}-{}", f.from, f.to));
-  vae::write_interpolation(path, *l.model, data.test, {{f.from, f.to}}, f.steps);
+  vae::write_interpolation(path, *l.model, data.test, {{f.from, f.to}}, f.steps,
+                           vae::class_names(data.dir, f.class_names));
   fmt::print("wrote {}\n", path);
   return 0;
 }
@@ -375,6 +436,8 @@ int run_manifold(const ModelFlags& f) {
   return 0;
 }
 
+// `vae compare`: a classifier to score the pictures, then at each latent size an AE and a VAE (same
+// flags, same seed), their figures and scores (compare.hpp), a table on stdout and compare.json.
 int run_compare(const TrainFlags& f) {
   if (f.threads > 0) tg::set_num_threads(f.threads);
   if (f.profile) tg::profile::enable();
@@ -382,20 +445,53 @@ int run_compare(const TrainFlags& f) {
   const std::string root = f.out.empty() ? vae::default_run_dir("compare") : f.out;
   vae::check_out_dir(root, f.overwrite);
   const vae::Data data = load(f, b);
+  const std::vector<std::string> names = vae::class_names(data.dir, f.class_names);
+  // Checked before anything is trained or written (compare_models checks it again).
+  if (data.test.size() < 10)
+    throw tg::ValueError(fmt::format("compare: needs at least 10 test images to fit a Gaussian to the codes, got {} "
+                                     "(raise --limit-test)",
+                                     data.test.size()));
   vae::prepare_out_dir(root, f.overwrite);
-  vae::prepare_out_dir(path_in(root, "ae"));
-  vae::prepare_out_dir(path_in(root, "vae"));
-  std::vector<vae::ComparePanel> panels;
-  for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
-    const std::string name = vae::model_name(kind), dir = path_in(root, name);
-    vae::print_line(fmt::format("--- {} ---", name));
-    const auto [model, history] = train_one(options_from(f, data, kind), data, dir);
-    panels.push_back({kind == vae::ModelKind::ae ? "autoencoder" : "VAE", path_in(dir, "interpolation.png"),
-                      path_in(dir, "samples.png"), path_in(dir, "latent.svg"), history.back().test_recon,
-                      history.back().test_kl});
+  vae::ClassifierReport clf_report;
+  auto clf = vae::train_classifier(data, f.classifier_epochs, f.seed + 99, &clf_report);
+  fmt::print("classifier (MLP {}-256-10, {} epochs): test accuracy {:.1f}%  {:.1f} s\n", data.train.pixels(),
+             clf_report.epochs, 100 * clf_report.test_accuracy, clf_report.seconds);
+  std::vector<vae::CompareResult> results;
+  for (std::int64_t latent : f.latents) {
+    TrainFlags g = f;
+    g.latent = latent;
+    const std::string dir = path_in(root, fmt::format("latent{}", latent));
+    vae::CompareModel m[2];
+    std::unique_ptr<vae::Model> keep[2];
+    int i = 0;
+    for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
+      const std::string sub = path_in(dir, vae::model_name(kind));
+      vae::prepare_out_dir(sub);
+      fmt::print("--- {}, latent {} ---\n", vae::model_name(kind), latent);
+      auto [model, history] = train_one(options_from(g, data, kind), data, sub, names);
+      keep[i] = std::move(model);
+      m[i] = {keep[i].get(), history};
+      ++i;
+    }
+    vae::CompareOptions o;
+    o.dir = dir;
+    o.class_names = names;
+    o.samples = f.compare_samples;
+    o.seed = f.seed;
+    results.push_back(vae::compare_models(m[0], m[1], data, *clf, o));
   }
-  vae::write_compare_figure(path_in(root, "compare.svg"), panels);
-  fmt::print("wrote {}/compare.svg (and ae/, vae/ with each model's files)\n", root);
+  fmt::print("\nshare of decodings the classifier calls clear (p >= 0.9), ± its standard error; entropy of the\n"
+             "histogram of predicted classes (log2 10 = 3.32 bits when all ten are equally common)\n");
+  fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>15}  {:>10}\n", "latent", "model", "sampler", "n", "clear", "entropy");
+  for (const auto& r : results)
+    for (const auto& row : r.rows)
+      fmt::print("{:>6}  {:<5}  {:<16}  {:>6}  {:>7.1f}% ± {:4.1f}%  {:>5.2f} bits\n", r.latent, row.model,
+                 row.sampler, row.score.n, 100 * row.score.confident, 100 * row.score.confident_se,
+                 row.score.entropy_bits);
+  tg::write_file_atomic(path_in(root, "compare.json"), vae::compare_json(clf_report, results));
+  fmt::print("wrote {}/compare.json and, per latent size, latent<N>/compare-latent<N>.svg with its pictures "
+             "(and ae/, vae/ run folders)\n",
+             root);
   return 0;
 }
 
@@ -415,8 +511,31 @@ int main(int argc, char** argv) {
   auto* sample_cmd = add_sample_command(app, model_flags);
   auto* interp_cmd = add_interpolate_command(app, model_flags);
   auto* manifold_cmd = add_manifold_command(app, model_flags);
-  auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "train an AE and a VAE with the same budget at latent 2 and 20; figures and classifier scores");
+
+  // encode / decode: their own flags (a codes file is not a picture, and --out is required).
+  std::string checkpoint, data_dir, out;
+  std::int64_t limit_test = 0;
   add_train_flags(compare_cmd, compare_flags, false);
+
+  std::string codes_path, labels_path, split_name = "test";
+  auto* encode_cmd = app.add_subcommand("encode", "write the codes (the encoder's means) of a data set to .npy");
+  encode_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
+  encode_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
+  encode_cmd->add_option("--split", split_name, "test | train")->capture_default_str()
+      ->check(CLI::IsMember({"test", "train"}));
+  encode_cmd->add_option("--limit", limit_test, "encode only the first N images")->check(kNonNegative);
+  encode_cmd->add_option("--out", out, "the codes file, (n, latent) f32; the labels go beside it as "
+                         "<name>.labels.npy")->required();
+  bool overwrite_codes = false;
+  encode_cmd->add_flag("--overwrite", overwrite_codes, "replace an existing codes file");
+
+  auto* decode_cmd = app.add_subcommand("decode", "decode a codes file (from `vae encode`) into a PNG grid");
+  decode_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors of the same latent size")->required();
+  decode_cmd->add_option("--codes", codes_path, "an (n, latent) .npy file of codes")->required();
+  decode_cmd->add_option("--labels", labels_path, "cvae: the labels, (n,) (default: <codes>.labels.npy)");
+  decode_cmd->add_option("--out", out, "PNG file, 10 decodings a row")->required();
 
   try {
     app.parse(argc, argv);
@@ -433,6 +552,42 @@ int main(int argc, char** argv) {
     if (*interp_cmd) return run_interpolate(model_flags);
     if (*manifold_cmd) return run_manifold(model_flags);
     if (*compare_cmd) return run_compare(compare_flags);
+
+    if (*encode_cmd) {
+      // Usage errors (exit 2): an existing file is never replaced unasked.
+      if (fs::is_directory(out)) {
+        std::cerr << fmt::format("error: encode: --out {} is a folder; give a file name such as {}\n", out,
+                                 (fs::path(out) / "codes.npy").string());
+        return 2;
+      }
+      if (fs::exists(out) && !overwrite_codes) {
+        std::cerr << fmt::format("error: encode: {} exists; pass --overwrite to replace it, or choose another --out\n",
+                                 out);
+        return 2;
+      }
+      Loaded l = load_model(checkpoint);
+      vae::Data data = vae::load_data(data_for(l, data_dir), vae::parse_binarize(meta_or(l.meta, "binarize", "none")),
+                                      std::stoull(meta_or(l.meta, "seed", "1")));
+      vae::Split& split = split_name == "train" ? data.train : data.test;
+      vae::truncate(split, limit_test);
+      vae::write_codes(out, *l.model, split);
+      fmt::print("wrote {} ({} codes of {} numbers) and {}\n", out, split.size(), l.model->config().latent,
+                 vae::labels_path_for(out));
+      return 0;
+    }
+
+    if (*decode_cmd) {
+      Loaded l = load_model(checkpoint);
+      const vae::Config& c = l.model->config();
+      const tg::Tensor codes = vae::read_codes(codes_path, c, checkpoint);
+      tg::Tensor labels;
+      if (c.conditional())
+        labels = vae::read_labels(labels_path.empty() ? vae::labels_path_for(codes_path) : labels_path, codes.size(0),
+                                  c.classes);
+      vae::write_decoded(out, *l.model, codes, labels);
+      fmt::print("wrote {} ({} decodings)\n", out, codes.size(0));
+      return 0;
+    }
   } catch (const vae::UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 #include "autograd/ops.hpp"
 #include "distributions/bernoulli.hpp"
 #include "distributions/continuous_bernoulli.hpp"
@@ -36,12 +39,34 @@ std::string model_name(ModelKind k) {
 Likelihood parse_likelihood(const std::string& s) {
   if (s == "bernoulli") return Likelihood::bernoulli;
   if (s == "continuous-bernoulli") return Likelihood::continuous_bernoulli;
+  if (s == "gaussian") return Likelihood::gaussian;
   throw tg::ValueError(
-      fmt::format("--likelihood: '{}' is not one of bernoulli, continuous-bernoulli", s));
+      fmt::format("--likelihood: '{}' is not one of bernoulli, continuous-bernoulli, gaussian", s));
 }
 
 std::string likelihood_name(Likelihood l) {
-  return l == Likelihood::bernoulli ? "bernoulli" : "continuous-bernoulli";
+  switch (l) {
+    case Likelihood::bernoulli: return "bernoulli";
+    case Likelihood::continuous_bernoulli: return "continuous-bernoulli";
+    case Likelihood::gaussian: return "gaussian";
+  }
+  return "bernoulli";
+}
+
+double parse_sigma(const std::string& s) {
+  if (s == "learned") return 0;
+  std::size_t used = 0;
+  double v = std::numeric_limits<double>::quiet_NaN();
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::logic_error&) {
+    used = 0;
+  }
+  if (used != s.size() || !std::isfinite(v) || v <= 0)
+    throw tg::ValueError(fmt::format("--sigma: '{}' is neither a positive number nor 'learned' (e.g. --sigma 0.1, "
+                                     "or --sigma learned for one sigma trained with the model)",
+                                     s));
+  return v;
 }
 
 std::map<std::string, std::string> Config::to_metadata() const {
@@ -52,7 +77,9 @@ std::map<std::string, std::string> Config::to_metadata() const {
           {"hidden", std::to_string(hidden)},
           {"latent", std::to_string(latent)},
           {"classes", std::to_string(classes)},
-          {"sparsity", fmt::format("{}", sparsity)}};
+          {"sparsity", fmt::format("{}", sparsity)},
+          {"sparsity_target", fmt::format("{}", sparsity_target)},
+          {"sigma", sigma > 0 ? fmt::format("{}", sigma) : "learned"}};
 }
 
 Config Config::from_metadata(const std::map<std::string, std::string>& meta, const std::string& file) {
@@ -80,6 +107,16 @@ Config Config::from_metadata(const std::map<std::string, std::string>& meta, con
   c.latent = get_int("latent");
   c.classes = get_int("classes");
   c.sparsity = std::stod(get("sparsity"));
+  // Keys added later: checkpoints written before them get the values they were trained with.
+  if (auto it = meta.find("sparsity_target"); it != meta.end()) c.sparsity_target = std::stod(it->second);
+  if (auto it = meta.find("sigma"); it != meta.end()) {
+    try {
+      c.sigma = parse_sigma(it->second);
+    } catch (const tg::ValueError&) {
+      throw tg::Error(fmt::format("{}: metadata 'sigma' = '{}' is neither a positive number nor 'learned'", file,
+                                  it->second));
+    }
+  }
   return c;
 }
 
@@ -98,6 +135,16 @@ Model::Model(const Config& config, tg::Generator* init, tg::DType dtype) : confi
                                                           dtype, init));
   fc4_ = register_module("fc4", std::make_shared<Linear>(config.hidden, config.input(), true,
                                                           dtype, init));
+  // One sigma for every pixel (one per pixel would run to zero on the border pixels that are black in
+  // every image, and the loss to minus infinity), started at 0.1, about the RMS error of a trained
+  // model: Adam moves log sigma by about lr = 1e-3 a step, so from 1 it would take many epochs.
+  if (config.likelihood == Likelihood::gaussian && config.sigma <= 0)
+    log_sigma_ = register_parameter("log_sigma", Tensor::full({1}, std::log(kLearnedSigmaStart), dtype));
+}
+
+double Model::sigma() const {
+  if (config_.likelihood != Likelihood::gaussian) return std::numeric_limits<double>::quiet_NaN();
+  return config_.sigma > 0 ? config_.sigma : std::exp(log_sigma_.value().item());
 }
 
 Variable Model::with_label(const Variable& v, const Variable& y) const {
@@ -108,6 +155,9 @@ Variable Model::with_label(const Variable& v, const Variable& y) const {
 
 std::pair<Variable, Variable> Model::encode(const Variable& x, const Variable& y) {
   const Variable h = tg::relu(fc1_->forward(with_label(x, y)));
+  // The sparse AE's code is a sigmoid, in (0, 1): a unit is off near 0 and cannot dodge the penalty by
+  // shrinking while the decoder's weights grow (which is what an L1 on a linear code allows).
+  if (config_.kind == ModelKind::sparse_ae) return {tg::sigmoid(fc21_->forward(h)), Variable()};
   if (!config_.variational()) return {fc21_->forward(h), Variable()};
   return {fc21_->forward(h), fc22_->forward(h)};  // mu, logvar
 }
@@ -121,7 +171,7 @@ Tensor Model::decode_mean(const Variable& z, const Variable& y) {
   const Variable logits = decode(z, y);
   if (config_.likelihood == Likelihood::continuous_bernoulli)
     return tg::dist::ContinuousBernoulli(logits).mean().value();
-  return tg::sigmoid(logits.value());
+  return tg::sigmoid(logits.value());  // the Bernoulli's mean, and the Gaussian's (eq. 18)
 }
 
 // eq. (15): log p(x|z) = sum_j [x_j l_j - softplus(l_j)] for the Bernoulli, plus log C for the
@@ -129,6 +179,12 @@ Tensor Model::decode_mean(const Variable& z, const Variable& y) {
 Variable Model::log_likelihood(const Variable& logits, const Variable& x) const {
   if (config_.likelihood == Likelihood::continuous_bernoulli)
     return tg::sum(tg::dist::ContinuousBernoulli(logits).log_prob(x), {1});
+  if (config_.likelihood == Likelihood::gaussian) {
+    // eq. (18): p(x|z) = N(x; sigmoid(l), sigma^2 I), sigma fixed or one learned scalar.
+    const Variable scale = config_.sigma > 0 ? Variable(Tensor::scalar(config_.sigma, logits.dtype()))
+                                             : tg::exp(log_sigma_);
+    return tg::sum(tg::dist::Normal(tg::sigmoid(logits), scale).log_prob(x), {1});
+  }
   return tg::sum(tg::dist::Bernoulli::from_logits(logits).log_prob(x), {1});
 }
 
@@ -137,11 +193,20 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
   if (!config_.variational()) {
     const Variable code = encode(x, y).first;
     t.code = code;
-    t.recon = -tg::sum(log_likelihood(decode(code, y), x));
+    t.recon_each = -log_likelihood(decode(code, y), x);
+    t.recon = tg::sum(t.recon_each);
     t.kl = Variable(Tensor::scalar(0, x.dtype()));
     t.objective = t.recon;
     if (config_.kind == ModelKind::sparse_ae) {
-      t.penalty = tg::sum(tg::abs(code)) * config_.sparsity;  // L1: few active code units
+      // eq. (19): lambda sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j the batch's mean
+      // activation of unit j; times the batch size, because the reconstruction is summed over the batch.
+      const double batch = static_cast<double>(x.value().size(0));
+      // Clamped so that a unit saturated over a whole batch gives a large, finite penalty, not inf.
+      const Variable rho_hat = tg::clamp(tg::mean(code, {0}), 1e-6, 1 - 1e-6);
+      const auto target = tg::dist::Bernoulli::from_probs(
+          Variable(Tensor::full(rho_hat.value().shape(), config_.sparsity_target, x.dtype())));
+      const auto actual = tg::dist::Bernoulli::from_probs(rho_hat);
+      t.penalty = tg::sum(tg::dist::kl_divergence(target, actual)) * (config_.sparsity * batch);
       t.objective = t.objective + t.penalty;
     }
     return t;
@@ -153,11 +218,13 @@ Terms Model::loss(const Variable& x, const Variable& y, double beta, tg::Generat
   // eq. (12): z = mu + sigma * eps, eps ~ N(0, I): a reparameterized, differentiable sample
   const Variable z = q.rsample({}, &gen);
   // eq. (8), first term: the reconstruction, -E_q log p(x|z) estimated with the one sample
-  t.recon = -tg::sum(log_likelihood(decode(z, y), x));
+  t.recon_each = -log_likelihood(decode(z, y), x);
+  t.recon = tg::sum(t.recon_each);
   // eq. (11): KL(q(z|x) || p(z)) with p(z) = N(0, I), in closed form
   // (scalar parameters: kl_divergence broadcasts them against q's batch shape)
   const tg::dist::Normal prior(Variable(Tensor::scalar(0, mu.dtype())), Variable(Tensor::scalar(1, mu.dtype())));
-  t.kl = tg::sum(tg::dist::kl_divergence(q, prior));
+  t.kl_each = tg::sum(tg::dist::kl_divergence(q, prior), {1});
+  t.kl = tg::sum(t.kl_each);
   // eq. (9): the negative ELBO, with the KL weighted by beta
   t.objective = beta == 1.0 ? t.recon + t.kl : t.recon + t.kl * beta;
   return t;

@@ -2,7 +2,8 @@
 // compare one to one: encoder 784-400-ReLU, code 20, decoder 20-400-ReLU-784 logits.
 //   vae        q(z|x) = N(mu, exp(logvar / 2)), trained on the negative ELBO (docs/elbo.md, eq. 9)
 //   ae         a deterministic code, trained on reconstruction alone
-//   sparse-ae  the AE plus an L1 penalty on the code (--sparsity)
+//   sparse-ae  the AE with a sigmoid code h in (0, 1) and the KL sparsity penalty of Ng's notes:
+//              lambda * sum_j KL(Bernoulli(rho) || Bernoulli(mean_batch h_j)) (--sparsity, --sparsity-target)
 //   cvae       the VAE with the one-hot label fed to both encoder and decoder
 #pragma once
 #include <cstdint>
@@ -18,19 +19,27 @@
 namespace vae {
 
 enum class ModelKind { vae, ae, sparse_ae, cvae };
-enum class Likelihood { bernoulli, continuous_bernoulli };
+enum class Likelihood { bernoulli, continuous_bernoulli, gaussian };
 
 ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae"
 std::string model_name(ModelKind k);
-Likelihood parse_likelihood(const std::string& s);  // "bernoulli" | "continuous-bernoulli"
+Likelihood parse_likelihood(const std::string& s);  // "bernoulli" | "continuous-bernoulli" | "gaussian"
 std::string likelihood_name(Likelihood l);
+// --sigma: a positive number (a fixed sigma) or "learned" (returned as 0).
+double parse_sigma(const std::string& s);
+// A sparse-ae code entry below this counts as inactive (the code is a sigmoid, in (0, 1)).
+inline constexpr double kInactiveBelow = 0.1;
+// Where a learned sigma of the Gaussian likelihood starts.
+inline constexpr double kLearnedSigmaStart = 0.1;
 
 struct Config {
   ModelKind kind = ModelKind::vae;
   Likelihood likelihood = Likelihood::bernoulli;
   std::int64_t rows = 28, cols = 28;
   std::int64_t hidden = 400, latent = 20, classes = 10;
-  double sparsity = 1e-3;  // sparse-ae: weight of the L1 penalty on the code
+  double sparsity = 3.0;          // sparse-ae: weight lambda of the KL sparsity penalty (Ng: beta = 3)
+  double sparsity_target = 0.05;  // sparse-ae: the target mean activation rho of each code unit
+  double sigma = 0;               // gaussian: the fixed sigma of p(x|z), or 0 for one learned sigma
   std::int64_t input() const { return rows * cols; }
   bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae; }
   bool conditional() const { return kind == ModelKind::cvae; }
@@ -45,7 +54,9 @@ struct Terms {
   tg::Variable objective;  // what backward() gets: recon + beta * kl (+ the sparsity penalty)
   tg::Variable recon;      // -sum log p(x|z)                      (eq. 15)
   tg::Variable kl;         // sum KL(q(z|x) || p(z)); 0 for the AEs (eq. 11)
-  tg::Variable penalty;    // sparse-ae: sparsity * sum |code|; undefined otherwise
+  tg::Variable recon_each; // -log p(x|z) of each image, (B,): for standard errors
+  tg::Variable kl_each;    // KL of each image, (B,); undefined for the AEs
+  tg::Variable penalty;    // sparse-ae: the sparsity penalty (batch size times eq. 20); undefined otherwise
   tg::Variable code;       // the deterministic code of each image: mu for the VAEs, h for the AEs
 };
 
@@ -61,6 +72,8 @@ class Model : public tg::nn::Module {
   std::pair<tg::Variable, tg::Variable> encode(const tg::Variable& x, const tg::Variable& y);
   // The decoder's pixel logits.
   tg::Variable decode(const tg::Variable& z, const tg::Variable& y);
+  // The sigma of the Gaussian likelihood (fixed or learned); NaN for the others.
+  double sigma() const;
   // The likelihood's mean pixel values in [0, 1], for pictures.
   tg::Tensor decode_mean(const tg::Variable& z, const tg::Variable& y);
   // log p(x|z) per image (summed over pixels): shape (B,).
@@ -72,6 +85,7 @@ class Model : public tg::nn::Module {
   tg::Variable with_label(const tg::Variable& v, const tg::Variable& y) const;
   Config config_;
   std::shared_ptr<tg::nn::Linear> fc1_, fc21_, fc22_, fc3_, fc4_;
+  tg::Variable log_sigma_;  // gaussian with a learned sigma: one scalar, log sigma
 };
 
 }  // namespace vae

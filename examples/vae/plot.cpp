@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <numbers>
@@ -34,6 +35,7 @@ static unsigned char* zlib_compress_for_stb(unsigned char* data, int len, int* o
 #define STB_IMAGE_WRITE_STATIC  // private to this file: no clash with another copy of stb in the program
 #define STBI_WRITE_NO_STDIO     // we write files ourselves, atomically
 #include <stb_image_write.h>
+#include <stb_easy_font.h>
 
 namespace vae {
 namespace {
@@ -88,6 +90,30 @@ void write_png_rows(const char* fn, const std::string& path, const std::vector<s
   tg::write_file_atomic(path, png);
 }
 
+// Draws `text` with its top-left corner at (x, y) into an 8-bit canvas, each font pixel a
+// `scale` x `scale` block of value `ink`. stb_easy_font gives the glyphs as axis-aligned quads.
+void draw_text(std::vector<std::uint8_t>& canvas, std::int64_t width, std::int64_t height, double x, double y,
+               const std::string& text, int scale, std::uint8_t ink) {
+  if (text.empty()) return;
+  std::string t = text;
+  std::vector<char> buffer(t.size() * 1600 + 64);  // up to ~25 quads a glyph, 64 bytes a quad
+  const int quads = stb_easy_font_print(0, 0, t.data(), nullptr, buffer.data(), static_cast<int>(buffer.size()));
+  for (int q = 0; q < quads; ++q) {
+    float v[4][4];  // x, y, z, colour for the quad's four corners
+    std::memcpy(v, buffer.data() + static_cast<std::size_t>(q) * sizeof v, sizeof v);
+    const float x0 = std::min({v[0][0], v[1][0], v[2][0], v[3][0]}), x1 = std::max({v[0][0], v[1][0], v[2][0], v[3][0]});
+    const float y0 = std::min({v[0][1], v[1][1], v[2][1], v[3][1]}), y1 = std::max({v[0][1], v[1][1], v[2][1], v[3][1]});
+    for (std::int64_t py = std::llround(y + y0 * scale); py < std::llround(y + y1 * scale); ++py)
+      for (std::int64_t px = std::llround(x + x0 * scale); px < std::llround(x + x1 * scale); ++px)
+        if (px >= 0 && py >= 0 && px < width && py < height) canvas[static_cast<std::size_t>(py * width + px)] = ink;
+  }
+}
+
+int text_width(const std::string& text) {
+  std::string t = text;
+  return text.empty() ? 0 : stb_easy_font_width(t.data());
+}
+
 // ---------------------------------------------------------------------------------------------------
 // SVG
 
@@ -136,7 +162,8 @@ std::string tick_label(double v, double span) {
 
 struct LegendEntry {
   std::string name;
-  const char* colour;
+  std::string colour;
+  int style = 0;  // 0: the chart's swatch (a dot or a line); 1: a solid line; 2: a dashed line
 };
 
 // The parts of every chart: canvas, title, ticked axes with grid lines, axis labels, legend.
@@ -206,9 +233,10 @@ class Chart {
       svg_ += "<g>\n";
       for (std::size_t i = 0; i < legend_.size(); ++i) {
         const double x = right_ + 14, y = top_ + 10 + 20.0 * static_cast<double>(i);
-        if (line)
-          fmt::format_to(out(), R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2.5"/>)" "\n", x,
-                         y, x + 20, y, legend_[i].colour);
+        if (line || legend_[i].style > 0)
+          fmt::format_to(out(), R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2.5"{}/>)" "\n", x,
+                         y, x + 20, y, xml_escape(legend_[i].colour),
+                         legend_[i].style == 2 ? R"( stroke-dasharray="6 4")" : "");
         else
           fmt::format_to(out(), R"(<circle cx="{}" cy="{}" r="5" fill="{}"/>)" "\n", x + 8, y, legend_[i].colour);
         fmt::format_to(out(), R"(<text x="{}" y="{}">{}</text>)" "\n", x + 28, y + 4, xml_escape(legend_[i].name));
@@ -312,9 +340,70 @@ void write_png_grid(const std::string& path, const std::vector<std::vector<const
   write_png_rows("write_png_grid", path, tile_rows, rows, cols, scale, pad, pad_value);
 }
 
+void write_png_grid(const std::string& path, const std::vector<std::vector<const float*>>& tile_rows, int rows,
+                    int cols, const GridText& text, int scale, int pad, float pad_value) {
+  if (text.empty()) return write_png_grid(path, tile_rows, rows, cols, scale, pad, pad_value);
+  if (rows < 1 || cols < 1 || scale < 1 || pad < 0)
+    throw tg::ValueError(fmt::format("write_png_grid: expected rows, cols, scale >= 1 and pad >= 0, got rows={} "
+                                     "cols={} scale={} pad={}", rows, cols, scale, pad));
+  std::size_t grid_cols = 0;
+  for (const auto& r : tile_rows) grid_cols = std::max(grid_cols, r.size());
+  if (tile_rows.empty() || grid_cols == 0) throw tg::ValueError(fmt::format("write_png_grid: no images to draw ({})", path));
+  constexpr int kLine = 12;  // a line of stb_easy_font text (7 px glyphs plus descenders and air)
+  int left = 0;
+  for (const auto& r : text.rows) left = std::max(left, text_width(r) + 8);
+  const int top = (text.title.empty() ? 0 : kLine + 2) + (text.columns.empty() ? 0 : kLine);
+  bool any_caption = false;
+  for (const auto& r : text.captions)
+    for (const auto& c : r) any_caption = any_caption || !c.empty();
+  const int caption_h = any_caption ? kLine : 0;
+  const std::int64_t tile_w = std::int64_t{cols} * scale, tile_h = std::int64_t{rows} * scale;
+  const std::int64_t cell_h = tile_h + caption_h + pad;
+  // As wide as the tiles, or as the title if that is wider.
+  const std::int64_t width = std::max<std::int64_t>(left + static_cast<std::int64_t>(grid_cols) * (tile_w + pad) + pad,
+                                                    text_width(text.title) + 8);
+  const std::int64_t height = top + static_cast<std::int64_t>(tile_rows.size()) * cell_h + pad;
+  if (width > 30000 || height > 30000)
+    throw tg::ValueError(fmt::format("write_png_grid: a {}x{} picture is too large (at most 30000 pixels a side); "
+                                     "draw fewer tiles or a smaller scale", width, height));
+  std::vector<std::uint8_t> canvas(static_cast<std::size_t>(width * height), 255);
+  // The grid's own area (below the headers, right of the row labels) is grey, as in the plain grid.
+  for (std::int64_t y = top; y < height; ++y)
+    for (std::int64_t x = left; x < width; ++x) canvas[static_cast<std::size_t>(y * width + x)] = to_byte(pad_value);
+  if (!text.title.empty()) draw_text(canvas, width, height, 4, 3, text.title, 1, 0);
+  for (std::size_t c = 0; c < text.columns.size() && c < grid_cols; ++c) {
+    const double x0 = left + pad + static_cast<double>(c) * (tile_w + pad);
+    draw_text(canvas, width, height, x0 + (tile_w - text_width(text.columns[c])) / 2.0, top - kLine + 2,
+              text.columns[c], 1, 0);
+  }
+  for (std::size_t r = 0; r < tile_rows.size(); ++r) {
+    const std::int64_t y0 = top + pad + static_cast<std::int64_t>(r) * cell_h;
+    if (r < text.rows.size()) draw_text(canvas, width, height, 3, y0 + (tile_h - 7) / 2.0, text.rows[r], 1, 0);
+    for (std::size_t c = 0; c < tile_rows[r].size(); ++c) {
+      const float* img = tile_rows[r][c];
+      const std::int64_t x0 = left + pad + static_cast<std::int64_t>(c) * (tile_w + pad);
+      for (std::int64_t y = 0; y < tile_h; ++y) {
+        std::uint8_t* line = canvas.data() + (y0 + y) * width + x0;
+        for (std::int64_t x = 0; x < tile_w; ++x) line[x] = img ? to_byte(img[(y / scale) * cols + x / scale]) : 0;
+      }
+      if (r < text.captions.size() && c < text.captions[r].size() && !text.captions[r][c].empty()) {
+        for (std::int64_t y = y0 + tile_h; y < y0 + tile_h + caption_h; ++y)
+          for (std::int64_t x = x0; x < x0 + tile_w; ++x) canvas[static_cast<std::size_t>(y * width + x)] = 255;
+        draw_text(canvas, width, height, x0 + (tile_w - text_width(text.captions[r][c])) / 2.0, y0 + tile_h + 2,
+                  text.captions[r][c], 1, 0);
+      }
+    }
+  }
+  std::string png;
+  if (!stbi_write_png_to_func(append_to_string, &png, static_cast<int>(width), static_cast<int>(height), 1,
+                              canvas.data(), static_cast<int>(width)))
+    throw tg::Error(fmt::format("write_png_grid: cannot write {}: PNG encoding failed", path));
+  tg::write_file_atomic(path, png);
+}
+
 void write_scatter_svg(const std::string& path, const std::vector<float>& x, const std::vector<float>& y,
                        const std::vector<int>& label, const std::string& title, const std::string& xlabel,
-                       const std::string& ylabel) {
+                       const std::string& ylabel, const ScatterExtras& extras) {
   if (x.size() != y.size() || (!label.empty() && label.size() != x.size()))
     throw tg::ValueError(fmt::format("write_scatter_svg: x, y and label differ in length: {}, {}, {}", x.size(),
                                      y.size(), label.size()));
@@ -330,9 +419,27 @@ void write_scatter_svg(const std::string& path, const std::vector<float>& x, con
       xr.add(x[i]);
       yr.add(y[i]);
     }
+  if (!extras.class_names.empty() && extras.class_names.size() != 10)
+    throw tg::ValueError(fmt::format("write_scatter_svg: {} class names; expected 10", extras.class_names.size()));
   std::vector<LegendEntry> legend;
   for (int k = 0; k < 10; ++k)
-    if (present[k]) legend.push_back({std::to_string(k), kPalette[k]});
+    if (present[k]) legend.push_back({extras.class_names.empty() ? std::to_string(k) : extras.class_names[k], kPalette[k]});
+  // Each ellipse as a closed polyline: c + k L (cos t, sin t), L L^T = S (Cholesky).
+  std::vector<std::vector<std::pair<double, double>>> outlines;
+  for (const Ellipse& e : extras.ellipses) {
+    if (!(e.sxx > 0) || !(e.syy > 0) || e.sxx * e.syy - e.sxy * e.sxy <= 0 || !(e.k > 0))
+      throw tg::ValueError(fmt::format("write_scatter_svg: ellipse '{}' has no positive-definite covariance", e.name));
+    const double l11 = std::sqrt(e.sxx), l21 = e.sxy / l11, l22 = std::sqrt(e.syy - l21 * l21);
+    std::vector<std::pair<double, double>> pts;
+    for (int i = 0; i <= 96; ++i) {
+      const double t = 2 * std::numbers::pi * i / 96, a = std::cos(t), b = std::sin(t);
+      pts.emplace_back(e.cx + e.k * l11 * a, e.cy + e.k * (l21 * a + l22 * b));
+      xr.add(pts.back().first);
+      yr.add(pts.back().second);
+    }
+    outlines.push_back(std::move(pts));
+    if (!e.name.empty()) legend.push_back({e.name, e.colour, e.dashed ? 2 : 1});
+  }
 
   Chart chart(title, xlabel, ylabel, xr, yr, legend);
   // Points in the order given (not grouped by class), so no class is always painted over the others.
@@ -344,6 +451,14 @@ void write_scatter_svg(const std::string& path, const std::vector<float>& x, con
                    chart.sy(y[i]), r, label.empty() ? kPalette[0] : kPalette[label[i]]);
   }
   chart.svg() += "</g>\n";
+  for (std::size_t i = 0; i < outlines.size(); ++i) {
+    std::string points;
+    for (const auto& [px, py] : outlines[i])
+      fmt::format_to(std::back_inserter(points), "{}{:.1f},{:.1f}", points.empty() ? "" : " ", chart.sx(px), chart.sy(py));
+    const Ellipse& e = extras.ellipses[i];
+    fmt::format_to(chart.out(), R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>)" "\n", points,
+                   xml_escape(e.colour), e.dashed ? R"( stroke-dasharray="6 4")" : "");
+  }
   tg::write_file_atomic(path, chart.finish(false));
 }
 

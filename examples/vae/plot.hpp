@@ -22,12 +22,40 @@ void write_png_grid(const std::string& path, const std::vector<const float*>& im
 void write_png_grid(const std::string& path, const std::vector<std::vector<const float*>>& tile_rows, int rows,
                     int cols, int scale = 2, int pad = 2, float pad_value = 0.5f);
 
+// Text around a grid of tiles, drawn into the PNG with stb_easy_font (a small built-in bitmap font,
+// ASCII only): a title line, a label above each column, one left of each row, and a caption under
+// each tile (captions[r][c]; missing or empty ones leave no strip). Text is black on white margins.
+struct GridText {
+  std::string title;
+  std::vector<std::string> columns, rows;
+  std::vector<std::vector<std::string>> captions;
+  bool empty() const { return title.empty() && columns.empty() && rows.empty() && captions.empty(); }
+};
+void write_png_grid(const std::string& path, const std::vector<std::vector<const float*>>& tile_rows, int rows,
+                    int cols, const GridText& text, int scale = 2, int pad = 2, float pad_value = 0.5f);
+
+// What the scatter plot draws on top of the points: ellipses {x : (x - c)^T S^-1 (x - c) = k^2} of a
+// Gaussian N(c, S) in the plot's coordinates (e.g. the prior's 1- and 2-sigma contours), and names for
+// the labels 0..9 in the legend (Fashion-MNIST's "T-shirt/top", ...).
+struct Ellipse {
+  double cx = 0, cy = 0;           // centre
+  double sxx = 1, sxy = 0, syy = 1;  // covariance
+  double k = 1;                    // radius in standard deviations
+  std::string name;                // legend entry; empty: none
+  std::string colour = "#000000";
+  bool dashed = false;
+};
+struct ScatterExtras {
+  std::vector<Ellipse> ellipses;
+  std::vector<std::string> class_names;  // empty: the labels' digits
+};
+
 // A scatter plot of (x[i], y[i]) coloured by label[i] in 0..9 (tab10 palette), with a legend of the
 // labels present and ticked axes. An empty `label` draws every point in one colour, without a legend.
 // Points with a non-finite coordinate are skipped.
 void write_scatter_svg(const std::string& path, const std::vector<float>& x, const std::vector<float>& y,
                        const std::vector<int>& label, const std::string& title, const std::string& xlabel,
-                       const std::string& ylabel);
+                       const std::string& ylabel, const ScatterExtras& extras = {});
 
 // A line chart: one line per named series of (x, y) points (e.g. train and test loss per epoch), with
 // a legend. Points are drawn in the order given; non-finite points are skipped.

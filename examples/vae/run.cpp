@@ -121,10 +121,13 @@ void write_run_outputs(const std::string& dir, Model& model, const Data& data, c
   const fs::path d(dir);
   auto at = [&](const char* f) { return (d / f).string(); };
   write_reconstructions(at("reconstructions.png"), model, data.test);
-  write_samples(at("samples.png"), model, 64, -1, o.seed + 7);
-  write_interpolation(at("interpolation.png"), model, data.test, default_pairs(data.test), 10);
-  write_latent(at("latent.svg"), model, data.test, fmt::format("{}: test codes by label", model_name(o.config.kind)));
-  if (!result.history.empty()) write_loss(at("loss.svg"), result.history);
+  const auto& names = o.class_names;
+  write_samples(at("samples.png"), model, o.config.conditional() ? 100 : 64, -1, o.seed + 7, names);
+  write_interpolation(at("interpolation.png"), model, data.test, default_pairs(data.test), 10, names);
+  write_latent(at("latent.svg"), model, data.test, fmt::format("{}: test codes by label", model_name(o.config.kind)),
+               names);
+  if (!result.history.empty()) write_loss(at("loss.svg"), result.history, o.config.variational());
+  if (o.config.kind == ModelKind::sparse_ae) write_code_map(at("code.png"), model, data.test);
   RunPage page;
   page.title = fmt::format("{} run: {}", model_name(o.config.kind), dir);
   page.status = status;

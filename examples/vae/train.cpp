@@ -29,22 +29,33 @@ using tg::Tensor;
 using tg::Variable;
 
 std::string EpochMetrics::json() const {
-  return nlohmann::json{{"epoch", epoch},         {"train_loss", train_loss}, {"test_loss", test_loss},
-                        {"test_recon", test_recon}, {"test_kl", test_kl},     {"seconds", seconds}}
-      .dump();
+  nlohmann::json j{{"epoch", epoch},         {"train_loss", train_loss}, {"test_loss", test_loss},
+                   {"test_recon", test_recon}, {"test_kl", test_kl},     {"seconds", seconds}};
+  if (std::isfinite(test_inactive)) j["test_inactive"] = test_inactive;
+  return j.dump();
 }
 
 std::string EvalResult::json() const {
   nlohmann::json j{{"images", images},   {"neg_elbo", loss},         {"recon", recon},
-                   {"kl", kl},           {"active_units", active_units}, {"latent", latent}};
+                   {"kl", kl},           {"active_units", active_units}, {"latent", latent},
+                   {"neg_elbo_se", loss_se}, {"recon_se", recon_se}, {"kl_se", kl_se}};
   if (iw_samples > 0) {
     j["iw_samples"] = iw_samples;
     j["neg_log_px_iwae"] = iwae;  // nlohmann writes a NaN as null
+    j["neg_log_px_iwae_se"] = iwae_se;
   }
+  if (std::isfinite(inactive)) j["inactive"] = inactive;
   return j.dump();
 }
 
 namespace {
+
+// The mean's standard error, sd / sqrt(n), from the sum and the sum of squares.
+double standard_error(double sum, double sum_sq, std::int64_t n) {
+  if (n < 2) return 0;
+  const double dn = static_cast<double>(n), mean = sum / dn;
+  return std::sqrt(std::max(0.0, (sum_sq - dn * mean * mean) / (dn - 1)) / dn);
+}
 
 std::vector<std::int64_t> range(std::int64_t begin, std::int64_t end) {
   std::vector<std::int64_t> r;
@@ -335,6 +346,7 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
     m.test_loss = e.loss;
     m.test_recon = e.recon;
     m.test_kl = e.kl;
+    m.test_inactive = e.inactive;
     r.history.push_back(m);
     done_epochs = epoch;
     epoch_step = 0;
@@ -404,6 +416,8 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
   constexpr std::int64_t kBatch = 500;
   std::vector<Tensor> codes;
   ProgressBar elbo_bar("test set", s.size(), progress);
+  double sq_recon = 0, sq_kl = 0, sq_loss = 0;  // sums of squares of the per-image terms
+  std::int64_t inactive = 0;
   for (std::int64_t b = 0; b < s.size(); b += kBatch) {
     const auto idx = range(b, std::min(s.size(), b + kBatch));
     const Variable x(s.images(idx));
@@ -411,12 +425,26 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
     const Terms t = model.loss(x, y, 1.0, gen);
     r.recon += t.recon.item();
     r.kl += t.kl.item();
+    const std::vector<double> rec = t.recon_each.value().to_vector();
+    const std::vector<double> kl = t.kl_each.defined() ? t.kl_each.value().to_vector() : std::vector<double>(rec.size());
+    for (std::size_t i = 0; i < rec.size(); ++i) {
+      sq_recon += rec[i] * rec[i];
+      sq_kl += kl[i] * kl[i];
+      sq_loss += (rec[i] + kl[i]) * (rec[i] + kl[i]);
+    }
+    if (cfg.kind == ModelKind::sparse_ae)
+      for (double h : t.code.value().to_vector()) inactive += h < kInactiveBelow;
     codes.push_back(t.code.value());
     elbo_bar.update(std::min(s.size(), b + kBatch));
   }
+  r.recon_se = standard_error(r.recon, sq_recon, r.images);
+  r.kl_se = standard_error(r.kl, sq_kl, r.images);
+  r.loss_se = standard_error(r.recon + r.kl, sq_loss, r.images);
   r.recon /= static_cast<double>(r.images);
   r.kl /= static_cast<double>(r.images);
   r.loss = r.recon + r.kl;
+  if (cfg.kind == ModelKind::sparse_ae)
+    r.inactive = static_cast<double>(inactive) / static_cast<double>(r.images * cfg.latent);
 
   // Active units: A_i = Cov_x(E_q[z_i]) > 0.01 (docs/elbo.md, section 9).
   const Tensor mu = tg::concat(codes, 0).to(tg::DType::f64);
@@ -427,7 +455,7 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
   if (iw_samples > 0 && cfg.variational()) {
     r.iw_samples = iw_samples;
     ProgressBar bar("importance-weighted bound", s.size(), progress);
-    double neg_lk = 0;
+    double neg_lk = 0, sq_lk = 0;
     const std::int64_t K = iw_samples, d = cfg.latent;
     const tg::dist::Normal prior(Variable(Tensor::zeros({K, d})), Variable(Tensor::ones({K, d})));
     for (std::int64_t i = 0; i < s.size(); ++i) {
@@ -442,10 +470,13 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
       const Variable yk = y.defined() ? Variable(tg::broadcast_to(y.value(), {K, cfg.classes})) : Variable();
       const Tensor log_w = model.log_likelihood(model.decode(z, yk), xk).value() +
                            tg::sum(prior.log_prob(z).value(), {1}) - tg::sum(q.log_prob(z).value(), {1});
-      neg_lk -= tg::logsumexp(log_w.to(tg::DType::f64)).item() - std::log(static_cast<double>(K));
+      const double lk = tg::logsumexp(log_w.to(tg::DType::f64)).item() - std::log(static_cast<double>(K));
+      neg_lk -= lk;
+      sq_lk += lk * lk;
       bar.update(i + 1);
     }
     r.iwae = neg_lk / static_cast<double>(r.images);
+    r.iwae_se = standard_error(neg_lk, sq_lk, r.images);
   }
   return r;
 }

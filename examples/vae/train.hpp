@@ -21,6 +21,7 @@ struct EpochMetrics {
   double test_loss = 0;   // negative ELBO per test image, nats
   double test_recon = 0;  // -E_q log p(x|z) per test image
   double test_kl = 0;     // KL(q(z|x) || p(z)) per test image (0 for the AEs)
+  double test_inactive = std::numeric_limits<double>::quiet_NaN();  // sparse-ae: share of code entries < 0.1
   double seconds = 0;     // the epoch's training time, evaluation excluded
   std::string json() const;
 };
@@ -47,13 +48,18 @@ struct TrainOptions {
   // completed epochs. Empty: a fresh run.
   std::string resume_checkpoint;
   std::vector<EpochMetrics> resume_history;
+  // The ten class names of the pictures' labels (labels.hpp); empty: the digits. Not stored in the
+  // checkpoint.
+  std::vector<std::string> class_names;
 };
-
 
 struct EvalResult {
   std::int64_t images = 0;
   double loss = 0, recon = 0, kl = 0;  // per image, nats
+  double loss_se = 0, recon_se = 0, kl_se = 0;  // their standard errors over the images, sd / sqrt(n)
   double iwae = std::numeric_limits<double>::quiet_NaN();  // -L_K per image (eq. 17), if computed
+  double iwae_se = std::numeric_limits<double>::quiet_NaN();
+  double inactive = std::numeric_limits<double>::quiet_NaN();  // sparse-ae: share of code entries < 0.1
   int iw_samples = 0;
   int active_units = 0;
   int latent = 0;

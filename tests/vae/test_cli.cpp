@@ -58,7 +58,7 @@ const TinyRun& tiny_latent2_run() {
 TEST_CASE("cli: --help lists the commands", "[vae][cli]") {
   const Result r = run({"--help"});
   CHECK(r.status == 0);
-  for (const char* cmd : {"train", "eval", "sample", "interpolate", "manifold", "compare"})
+  for (const char* cmd : {"train", "eval", "sample", "interpolate", "manifold", "compare", "encode", "decode"})
     CHECK_THAT(r.out, Catch::Contains(cmd));
   const Result t = run({"train", "--help"});
   CHECK(t.status == 0);
@@ -100,10 +100,31 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
     Result r = run({"train", "--binarize", "otsu", "--out", tmp / "run"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("'otsu'") && Catch::Contains("none, dynamic, static"));
-    r = run({"train", "--likelihood", "gaussian", "--out", tmp / "run"});
+    r = run({"train", "--likelihood", "normal", "--out", tmp / "run"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err,
-               Catch::Contains("'gaussian'") && Catch::Contains("bernoulli, continuous-bernoulli"));
+    CHECK_THAT(r.err, Catch::Contains("'normal'") && Catch::Contains("bernoulli, continuous-bernoulli, gaussian"));
+  }
+  SECTION("--sigma, --sparsity-target, --class-names and --latents say what is wrong") {
+    Result r = run({"train", "--likelihood", "gaussian", "--sigma", "-1", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--sigma") && Catch::Contains("learned"));
+    r = run({"train", "--model", "sparse-ae", "--sparsity-target", "1.5", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--sparsity-target") && Catch::Contains("between 0 and 1"));
+    r = run({"train", "--class-names", "a,b,c", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--class-names") && Catch::Contains("got 3 names, expected 10"));
+    r = run({"compare", "--latents", "2,0", "--out", tmp / "run"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--latents") && Catch::Contains("positive"));
+    r = run({"compare", "--limit", "64", "--limit-test", "5", "--epochs", "1", "--latents", "2",
+             "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "few"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("at least 10 test images"));
+    CHECK_FALSE(fs::exists(tmp / "few"));  // checked before anything is written
+    r = run({"decode", "--checkpoint", tmp / "m", "--codes", tmp / "c.npy"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::Contains("--out"));
   }
   SECTION("an unknown flag") {
     const Result r = run({"train", "--epoch", "3", "--out", tmp / "run"});
@@ -274,20 +295,95 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
   }
 }
 
-TEST_CASE("cli: compare trains both models and writes one figure", "[vae][cli]") {
+TEST_CASE("cli: compare trains both models at each latent size, draws and scores them", "[vae][cli]") {
   TempDir tmp("cli");
-  const Result r = run(
-      {"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--out", tmp / "cmp"});
+  const Result r = run({"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--latents", "2,3",
+                        "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "cmp"});
   REQUIRE(r.status == 0);
-  std::set<std::string> want{"compare.svg"};
-  for (const char* model : {"ae", "vae"})
-    for (const auto& f : kTrainFiles) want.insert(std::string(model) + "/" + f);
+  std::set<std::string> want{"compare.json"};
+  for (const char* latent : {"2", "3"}) {
+    const std::string dir = std::string("latent") + latent + "/";
+    want.insert(dir + "compare-latent" + latent + ".svg");
+    for (const char* model : {"ae", "vae"}) {
+      for (const auto& f : kTrainFiles) want.insert(dir + model + "/" + f);
+      for (const char* part : {"-latent.svg", "-grid.png", "-samples-prior.png", "-samples-fitted.png",
+                               "-interpolation.png"})
+        want.insert(dir + model + "-latent" + latent + part);
+    }
+  }
   CHECK(files_in(tmp.path / "cmp") == want);
-  const std::string svg = tg::read_file(tmp / "cmp/compare.svg");
+  const std::string svg = tg::read_file(tmp / "cmp/latent2/compare-latent2.svg");
   CHECK(svg.rfind("<svg", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
   CHECK(svg.find("data:image/png;base64,") != std::string::npos);
   CHECK(svg.find("data:image/svg+xml;base64,") != std::string::npos);
+  // The table: every sampler of both models at both sizes, with its standard error and entropy.
+  CHECK_THAT(r.out, Catch::Contains("classifier (MLP") && Catch::Contains("test accuracy") &&
+                        Catch::Contains("fitted Gaussian") && Catch::Contains("interpolations") &&
+                        Catch::Contains("bits") && Catch::Contains("±"));
+  // The AEs print their reconstruction only.
+  CHECK_THAT(r.out, Catch::Contains("train recon") && !Catch::Contains("kl   0.000"));
+  const auto j = nlohmann::json::parse(tg::read_file(tmp / "cmp/compare.json"));
+  CHECK(j["rows"].size() == 18);
+  CHECK(j["rows"][1]["sampler"] == "N(0, I)");
+  CHECK_THAT(tg::read_file(tmp / "cmp/latent2/ae/loss.svg"), !Catch::Contains("ELBO per"));
+}
+
+TEST_CASE("cli: encode writes codes and labels, decode draws them; the wrong width is an error", "[vae][cli]") {
+  const TinyRun& run0 = tiny_run();
+  REQUIRE(run0.result.status == 0);
+  TempDir tmp("cli");
+  Result r = run({"encode", "--checkpoint", run0.checkpoint, "--limit", "25", "--out", tmp / "codes.npy"});
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("25 codes of 20 numbers"));
+  CHECK(files_in(tmp.path) == std::set<std::string>{"codes.labels.npy", "codes.npy"});
+  CHECK(tg::read_file(tmp / "codes.npy").rfind("\x93NUMPY", 0) == 0);
+  // Never replaced unasked.
+  r = run({"encode", "--checkpoint", run0.checkpoint, "--limit", "5", "--out", tmp / "codes.npy"});
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--overwrite"));
+  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "codes.npy", "--out", tmp / "back.png"});
+  REQUIRE(r.status == 0);
+  CHECK(is_png(tmp / "back.png"));
+  // A latent-2 checkpoint cannot decode 20-number codes.
+  const TinyRun& run2 = tiny_latent2_run();
+  REQUIRE(run2.result.status == 0);
+  r = run({"decode", "--checkpoint", run2.checkpoint, "--codes", tmp / "codes.npy", "--out", tmp / "bad.png"});
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("20 columns") && Catch::Contains("latent size"));
+  CHECK_FALSE(fs::exists(tmp / "bad.png"));
+  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "missing.npy", "--out", tmp / "bad.png"});
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains("no such file") && Catch::Contains("vae encode"));
+  r = run({"encode", "--checkpoint", run0.checkpoint, "--out", tmp / "x.npy", "--split", "valid"});
+  CHECK(r.status == 2);
+  CHECK_FALSE(fs::exists(tmp / "x.npy"));
+}
+
+TEST_CASE("cli: the Gaussian likelihood, the sparse AE and the eval labels", "[vae][cli]") {
+  SECTION("--likelihood gaussian with a learned sigma: eval reports it") {
+    const TinyRun g({"--likelihood", "gaussian"});
+    REQUIRE(g.result.status == 0);
+    const Result r = run({"eval", "--checkpoint", g.checkpoint, "--iw-samples", "5", "--limit-test", "40"});
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("sigma of p(x|z)") && Catch::Contains("learned"));
+  }
+  SECTION("the sparse AE prints its inactive share; the AE paths no KL, no bound, no active units") {
+    const TinyRun s({"--model", "sparse-ae"});
+    REQUIRE(s.result.status == 0);
+    CHECK_THAT(s.result.out, Catch::Contains("inactive") && !Catch::Contains("kl "));
+    CHECK(is_png(s.dir / "run/code.png"));  // the sparsity picture
+    const Result r = run({"eval", "--checkpoint", s.checkpoint, "--limit-test", "40"});
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("reconstruction") && Catch::Contains("inactive code") &&
+                          !Catch::Contains("active units") && !Catch::Contains("IWAE bound -L_K"));
+  }
+  SECTION("eval: every figure with its standard error; IWAE named as the bound it is") {
+    const Result r = run({"eval", "--checkpoint", tiny_run().checkpoint, "--iw-samples", "5", "--limit-test", "40"});
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("negative ELBO") && Catch::Contains("±") &&
+                          Catch::Contains("an upper bound on -log p(x)"));
+  }
 }
 
 TEST_CASE("cli: eval and interpolate default to the data the model was trained on", "[vae][cli]") {

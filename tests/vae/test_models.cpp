@@ -81,19 +81,21 @@ TEST_CASE("models: gradcheck of the loss with respect to every parameter, f64", 
       {K::vae, L::bernoulli, 0.5},  // beta != 1 goes through another branch
       {K::cvae, L::bernoulli, 1.0},      {K::cvae, L::continuous_bernoulli, 1.0},
       {K::ae, L::bernoulli, 1.0},        {K::ae, L::continuous_bernoulli, 1.0},
-      {K::sparse_ae, L::bernoulli, 1.0}, {K::sparse_ae, L::continuous_bernoulli, 1.0}};
+      {K::sparse_ae, L::bernoulli, 1.0}, {K::sparse_ae, L::continuous_bernoulli, 1.0},
+      {K::vae, L::gaussian, 1.0},  // a learned sigma: one more parameter
+      {K::ae, L::gaussian, 1.0},   {K::cvae, L::gaussian, 1.0}};
   for (const Case& c : cases) {
     DYNAMIC_SECTION(vae::model_name(c.kind)
                     << ", " << vae::likelihood_name(c.likelihood) << ", beta " << c.beta) {
       Tiny t(c.kind, c.likelihood);
       if (c.kind == K::sparse_ae) {
-        // |code| has a kink at 0: the codes must sit far from it compared with the step 1e-6.
+        // The batch's mean activation is clamped to [1e-6, 1 - 1e-6]: it must sit inside.
         tg::NoGradGuard no_grad;
-        for (double v : t.model.encode(t.x, t.y).first.value().to_vector())
-          REQUIRE(std::abs(v) > 1e-3);
+        for (double v : tg::mean(t.model.encode(t.x, t.y).first, {0}).value().to_vector())
+          REQUIRE((v > 1e-3 && v < 1 - 1e-3));
       }
       const std::vector<Variable> params = t.model.parameters();
-      REQUIRE(params.size() == (t.model.config().variational() ? 10u : 8u));
+      REQUIRE(params.size() == (t.model.config().variational() ? 10u : 8u) + (c.likelihood == L::gaussian ? 1u : 0u));
       for (const auto& p : params) REQUIRE(p.dtype() == DType::f64);
       // The parameters are the model's own handles: gradcheck moves their values in place.
       CHECK(tg::gradcheck([&](const std::vector<Variable>&) { return t.loss(c.beta).objective; },
@@ -142,7 +144,7 @@ TEST_CASE("models: the VAE's loss is PyTorch's closed form, BCE sum + KL", "[vae
 
 TEST_CASE("models: the AEs' losses by hand; the continuous Bernoulli's normalizer",
           "[vae][models]") {
-  SECTION("ae and sparse-ae: BCE of the deterministic code's decoding, no KL, an L1 penalty") {
+  SECTION("ae and sparse-ae: BCE of the deterministic code's decoding, no KL, Ng's KL sparsity penalty") {
     for (auto kind : {vae::ModelKind::ae, vae::ModelKind::sparse_ae}) {
       Tiny t(kind, vae::Likelihood::bernoulli);
       const vae::Terms terms = t.loss();
@@ -155,11 +157,21 @@ TEST_CASE("models: the AEs' losses by hand; the continuous Bernoulli's normalize
         const double p = sigmoid(logits[i]);
         bce -= x[i] * std::log(p) + (1 - x[i]) * std::log(1 - p);
       }
-      for (double c : code.value().to_vector()) l1 += std::abs(c);
+      // eq. (19) times the batch size: sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)).
+      const std::vector<double> h = code.value().to_vector();
+      const std::int64_t d = t.model.config().latent;
+      const double rho = t.model.config().sparsity_target;
+      for (std::int64_t j = 0; j < d; ++j) {
+        double r = 0;
+        for (std::int64_t i = 0; i < kBatch; ++i) r += h[i * d + j] / kBatch;
+        if (kind == vae::ModelKind::sparse_ae) CHECK((r > 0 && r < 1));
+        l1 += kBatch * (rho * std::log(rho / r) + (1 - rho) * std::log((1 - rho) / (1 - r)));
+      }
       CHECK(terms.recon.item() == Approx(bce).epsilon(0).margin(1e-10));
       CHECK(terms.kl.item() == 0.0);
       if (kind == vae::ModelKind::sparse_ae) {
-        CHECK(terms.penalty.item() == Approx(0.1 * l1).epsilon(0).margin(1e-12));
+        for (double v : h) CHECK((v > 0 && v < 1));  // the sigmoid code
+        CHECK(terms.penalty.item() == Approx(0.1 * l1).epsilon(0).margin(1e-10));
         CHECK(terms.objective.item() == Approx(bce + 0.1 * l1).epsilon(0).margin(1e-10));
       } else {
         CHECK_FALSE(terms.penalty.defined());
@@ -273,10 +285,52 @@ TEST_CASE("models: names parse and print both ways", "[vae][models]") {
   for (auto k :
        {vae::ModelKind::vae, vae::ModelKind::ae, vae::ModelKind::sparse_ae, vae::ModelKind::cvae})
     CHECK(vae::parse_model(vae::model_name(k)) == k);
-  for (auto l : {vae::Likelihood::bernoulli, vae::Likelihood::continuous_bernoulli})
+  for (auto l : {vae::Likelihood::bernoulli, vae::Likelihood::continuous_bernoulli, vae::Likelihood::gaussian})
     CHECK(vae::parse_likelihood(vae::likelihood_name(l)) == l);
   CHECK_THROWS_AS(vae::parse_model("VAE"), tg::ValueError);
   CHECK_THROWS_WITH(
-      vae::parse_likelihood("gaussian"),
-      Catch::Contains("'gaussian'") && Catch::Contains("bernoulli, continuous-bernoulli"));
+      vae::parse_likelihood("normal"),
+      Catch::Contains("'normal'") && Catch::Contains("bernoulli, continuous-bernoulli, gaussian"));
+  CHECK(vae::parse_sigma("learned") == 0);
+  CHECK(vae::parse_sigma("0.25") == 0.25);
+  for (const char* bad : {"0", "-1", "abc", "0.1x", "inf", "nan", ""}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(vae::parse_sigma(bad), Catch::Contains("--sigma") && Catch::Contains("learned"));
+  }
+}
+
+TEST_CASE("models: the Gaussian likelihood is N(x; sigmoid(l), sigma^2), MSE for a fixed sigma", "[vae][models]") {
+  for (double sigma : {0.3, 0.0}) {  // fixed, then learned (started at kLearnedSigmaStart)
+    DYNAMIC_SECTION("sigma " << (sigma > 0 ? std::to_string(sigma) : "learned")) {
+      vae::Config c = tiny(vae::ModelKind::ae, vae::Likelihood::gaussian);
+      c.sigma = sigma;
+      tg::Generator init(3);
+      vae::Model model(c, &init, DType::f64);
+      tg::Generator g(5);
+      const Variable x(Tensor::rand({kBatch, c.input()}, DType::f64, &g));
+      tg::NoGradGuard no_grad;
+      const Variable logits = model.decode(model.encode(x, Variable()).first, Variable());
+      const std::vector<double> got = model.log_likelihood(logits, x).value().to_vector();
+      const std::vector<double> l = logits.value().to_vector(), xv = x.value().to_vector();
+      const double s = sigma > 0 ? sigma : vae::kLearnedSigmaStart;
+      CHECK(model.sigma() == Approx(s));
+      for (std::int64_t i = 0; i < kBatch; ++i) {
+        double sse = 0;
+        for (std::int64_t j = 0; j < c.input(); ++j) sse += std::pow(xv[i * c.input() + j] - sigmoid(l[i * c.input() + j]), 2);
+        // -log p = SSE / (2 sigma^2) + D (log sigma + log(2 pi) / 2): the MSE, scaled, plus a constant.
+        const double want = -(sse / (2 * s * s) + static_cast<double>(c.input()) * (std::log(s) + 0.5 * std::log(2 * M_PI)));
+        CHECK(got[i] == Approx(want).epsilon(0).margin(1e-10));
+      }
+    }
+  }
+  vae::Config c = tiny(vae::ModelKind::vae, vae::Likelihood::gaussian);
+  c.sigma = 0;
+  const auto meta = c.to_metadata();
+  CHECK(meta.at("sigma") == "learned");
+  CHECK(vae::Config::from_metadata(meta, "f").sigma == 0);
+  c.sigma = 0.125;
+  CHECK(vae::Config::from_metadata(c.to_metadata(), "f").sigma == 0.125);
+  auto bad = c.to_metadata();
+  bad["sigma"] = "-2";
+  CHECK_THROWS_WITH(vae::Config::from_metadata(bad, "f"), Catch::Contains("'sigma'") && Catch::Contains("'-2'"));
 }

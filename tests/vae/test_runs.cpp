@@ -370,10 +370,16 @@ TEST_CASE("runs: resuming with other flags or a damaged run says what is wrong",
     CHECK_THAT(r.err, Catch::Contains("'rng_offset'") && Catch::Contains("cannot be resumed"));
   }
   SECTION("a damaged or missing metrics.jsonl") {
-    std::ofstream(r_dir + "/metrics.jsonl") << metrics.substr(0, metrics.size() / 2) << "\n";
+    // Cut inside the first line (halfway through the file can fall on a line's end).
+    std::ofstream(r_dir + "/metrics.jsonl") << metrics.substr(0, metrics.find('\n') / 2) << "\n";
     Result r = run({"train", "--resume", r_dir, "--epochs", "3"});
     CHECK(r.status == 1);
-    CHECK_THAT(r.err, Catch::Contains("metrics.jsonl: line 1") || Catch::Contains("metrics.jsonl: line 2"));
+    CHECK_THAT(r.err, Catch::Contains("metrics.jsonl: line 1"));
+    // A whole line missing: the run folder disagrees with its checkpoint.
+    std::ofstream(r_dir + "/metrics.jsonl") << metrics.substr(0, metrics.find('\n') + 1);
+    r = run({"train", "--resume", r_dir, "--epochs", "3"});
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("the run folder is inconsistent"));
     fs::remove(r_dir + "/metrics.jsonl");
     r = run({"train", "--resume", r_dir, "--epochs", "3"});
     CHECK(r.status == 1);

@@ -54,6 +54,22 @@ void check_png(const std::string& path, int width, int height) {
   stbi_image_free(px);
 }
 
+// A valid PNG at least width x height: a labelled grid adds margins for its text to the tiles' size.
+void check_labelled_png(const std::string& path, int width, int height) {
+  INFO(path);
+  const std::string b = tg::read_file(path);
+  REQUIRE(b.size() > 33);
+  int w = 0, h = 0, channels = 0;
+  unsigned char* px = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(b.data()),
+                                            static_cast<int>(b.size()), &w, &h, &channels, 1);
+  REQUIRE(px != nullptr);
+  CHECK(w >= width);
+  CHECK(w <= width + 120);
+  CHECK(h >= height);
+  CHECK(h <= height + 12 * 16);  // a title, column labels, at most a caption line a row
+  stbi_image_free(px);
+}
+
 // The width (or height) of a PNG grid of `tiles` 28-pixel tiles at scale 2 with 2-pixel padding.
 int grid_px(int tiles) { return tiles * (28 * 2 + 2) + 2; }
 
@@ -165,17 +181,20 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
 
   SECTION("every figure is a valid PNG or SVG") {
     vae::write_reconstructions(tmp / "reconstructions.png", model, data.test, 16);
-    check_png(tmp / "reconstructions.png", grid_px(16), grid_px(2));
+    check_labelled_png(tmp / "reconstructions.png", grid_px(16), grid_px(2));
     vae::write_samples(tmp / "samples.png", model, 64, -1, 9);
-    check_png(tmp / "samples.png", grid_px(8), grid_px(8));
+    check_labelled_png(tmp / "samples.png", grid_px(8), grid_px(8));
     const auto pairs = vae::default_pairs(data.test);
     CHECK(pairs.size() == 8);  // every digit is in the first 256 test images
     vae::write_interpolation(tmp / "interpolation.png", model, data.test, pairs, 10);
-    check_png(tmp / "interpolation.png", grid_px(12), grid_px(8));
+    check_labelled_png(tmp / "interpolation.png", grid_px(12), grid_px(8));
     vae::write_latent(tmp / "latent.svg", model, data.test, "vae: test codes");
     check_svg(tmp / "latent.svg");
     vae::write_loss(tmp / "loss.svg", history);
     check_svg(tmp / "loss.svg");
+    CHECK_THAT(tg::read_file(tmp / "loss.svg"), Catch::Contains("negative ELBO"));
+    vae::write_loss(tmp / "loss-ae.svg", history, false);
+    CHECK_THAT(tg::read_file(tmp / "loss-ae.svg"), !Catch::Contains("ELBO per") && Catch::Contains("reconstruction"));
     CHECK_THROWS_WITH(vae::write_manifold(tmp / "manifold.png", model, 5),
                       Catch::Contains("--latent 2"));
     CHECK_FALSE(fs::exists(tmp / "manifold.png"));
@@ -183,21 +202,13 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
                       Catch::Contains("256") && Catch::Contains("0..255"));
     CHECK_FALSE(fs::exists(tmp / "bad.png"));
 
-    // The compare figure embeds the files above; a latent-2 model (untrained is enough) draws the
-    // manifold.
-    vae::write_compare_figure(
-        tmp / "compare.svg",
-        {{"VAE", tmp / "interpolation.png", tmp / "samples.png", tmp / "latent.svg",
-          history.back().test_recon, history.back().test_kl}});
-    check_svg(tmp / "compare.svg");
-    CHECK(tg::read_file(tmp / "compare.svg").find("data:image/png;base64,iVBORw0KGgo") !=
-          std::string::npos);
+    // A latent-2 model (untrained is enough) draws the manifold.
     vae::Config c2 = opt.config;
     c2.latent = 2;
     tg::Generator init2(1);
     vae::Model m2(c2, &init2);
     vae::write_manifold(tmp / "manifold.png", m2, 5);
-    check_png(tmp / "manifold.png", 5 * 28, 5 * 28);  // scale 1, no padding
+    check_labelled_png(tmp / "manifold.png", 5 * 28, 5 * 28);  // scale 1, no padding, plus the z labels
 
     // No temporary file is left behind by the atomic writes.
     for (const auto& e : fs::directory_iterator(tmp.path)) {
@@ -247,15 +258,52 @@ TEST_CASE("train: the cvae trains and draws a chosen digit", "[vae][train]") {
   const auto history = vae::train(model, small_data(), opt, nullptr);
   CHECK(history.back().test_loss < history.front().test_loss);
   vae::write_samples(tmp / "samples-3.png", model, 16, 3, 1);
-  check_png(tmp / "samples-3.png", grid_px(8), grid_px(2));
+  check_labelled_png(tmp / "samples-3.png", grid_px(8), grid_px(2));
+  // Without a digit: one column per class, ten of them, not ten digits cycled over eight columns.
+  vae::write_samples(tmp / "samples.png", model, 30, -1, 1);
+  check_labelled_png(tmp / "samples.png", grid_px(10), grid_px(3));
   vae::write_interpolation(tmp / "interpolation.png", model, small_data().test, {{0, 1}}, 5);
-  check_png(tmp / "interpolation.png", grid_px(7), grid_px(1));
+  check_labelled_png(tmp / "interpolation.png", grid_px(7), grid_px(1));
   const vae::EvalResult r = vae::evaluate(model, small_data().test, vae::Binarize::none, 10, 1);
   CHECK(std::isfinite(r.iwae));
   vae::Config c2 = opt.config;
   c2.latent = 2;
   vae::Model latent2(c2, &init);
   CHECK_THROWS_WITH(vae::write_manifold(tmp / "manifold.png", latent2, 5), Catch::Contains("cvae"));
+}
+
+TEST_CASE("train: the sparse AE is sparse: its inactive share rises with the penalty", "[vae][train]") {
+  auto inactive = [](double sparsity) {
+    vae::TrainOptions opt = options(vae::ModelKind::sparse_ae, 10);
+    opt.config.sparsity = sparsity;
+    opt.batch = 32;  // 16 steps an epoch on the 512 images
+    tg::Generator init(opt.seed);
+    vae::Model model(opt.config, &init);
+    const auto history = vae::train(model, small_data(), opt, nullptr);
+    for (const auto& m : history) CHECK(std::isfinite(m.test_inactive));
+    CHECK(nlohmann::json::parse(history.back().json()).contains("test_inactive"));
+    return history.back().test_inactive;
+  };
+  const double without = inactive(0.0), with = inactive(3.0);
+  INFO("inactive share without the penalty " << without << ", with the default " << with);
+  CHECK(with > without + 0.25);
+  CHECK(with > 0.3);
+}
+
+TEST_CASE("train: evaluate reports standard errors", "[vae][train]") {
+  const vae::TrainOptions opt = options(vae::ModelKind::vae, 1);
+  tg::Generator init(opt.seed);
+  vae::Model model(opt.config, &init);
+  vae::train(model, small_data(), opt, nullptr);
+  const vae::EvalResult r = vae::evaluate(model, small_data().test, vae::Binarize::none, 5, 1);
+  // The per-image spread of MNIST losses is tens of nats: the mean's standard error on 256 images is
+  // a few nats, neither 0 nor as large as the mean.
+  for (double se : {r.loss_se, r.recon_se, r.kl_se, r.iwae_se}) {
+    CHECK(se > 0.01);
+    CHECK(se < r.loss / 10);
+  }
+  const auto j = nlohmann::json::parse(r.json());
+  for (const char* key : {"neg_elbo_se", "recon_se", "kl_se", "neg_log_px_iwae_se"}) CHECK(j.contains(key));
 }
 
 TEST_CASE("train: the autoencoders have no KL and no IWAE bound", "[vae][train]") {
