@@ -5,6 +5,7 @@
 //   vae interpolate  decode the line between two test images' codes
 //   vae manifold     the decoded 2-D latent grid (latent 2 models)
 //   vae compare      train an autoencoder and a VAE with the same budget and draw them side by side
+//   vae dump         a checkpoint's encoder and decoder outputs on test images (for other frameworks)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "examples/vae/data.hpp"
+#include "examples/vae/dump.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
@@ -282,6 +284,14 @@ int main(int argc, char** argv) {
   auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
   add_train_flags(compare_cmd, compare_flags, false);
 
+  int dump_n = 16;
+  auto* dump_cmd = app.add_subcommand("dump", "a checkpoint's encoder means, log-variances and decoder logits on test "
+                                              "images, as safetensors (for checks against other frameworks)");
+  dump_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
+  dump_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
+  dump_cmd->add_option("--n", dump_n, "how many test images (the first n)")->capture_default_str()->check(kPositive);
+  dump_cmd->add_option("--out", out, "safetensors file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -346,6 +356,14 @@ int main(int argc, char** argv) {
       const std::string path = out.empty() ? default_output(checkpoint, "manifold.png") : out;
       vae::write_manifold(path, *l.model, grid);
       fmt::print("wrote {}\n", path);
+      return 0;
+    }
+
+    if (*dump_cmd) {
+      Loaded l = load_model(checkpoint);
+      const vae::Data data = vae::load_data(data_for(l, data_dir), vae::Binarize::none, 1);
+      vae::write_dump(out, *l.model, data.test, dump_n);
+      fmt::print("wrote {}\n", out);
       return 0;
     }
 
