@@ -267,13 +267,24 @@ MnistData load_mnist_dir(const std::string& dir) {
   return data;
 }
 
+// Found from the running program's own file (/proc/self/exe), so an installed tree can move and a build
+// tree works from any working directory: first the installed place, <bindir>/TG_DATA_FROM_BIN (e.g.
+// bin/../share/tapegrad), then share/tapegrad in the program's folder or one of the three above it
+// (the build tree's link). When none exists, the installed place, so the error names where it belongs.
 std::string default_data_dir() {
-#ifdef TG_SOURCE_DIR
-  return std::string(TG_SOURCE_DIR) + "/examples/vae/data/mnist-subset";
-#else
-  // Without the build's source path, assume the program runs from the repository's root.
-  return "examples/vae/data/mnist-subset";
-#endif
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "share/tapegrad/mnist-subset";
+  const fs::path installed = (exe.parent_path() / TG_DATA_FROM_BIN / "mnist-subset").lexically_normal();
+  if (fs::is_directory(installed, ec)) return installed.string();
+  fs::path dir = exe.parent_path();
+  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    const fs::path candidate = dir / "share" / "tapegrad" / "mnist-subset";
+    if (fs::is_directory(candidate, ec)) return candidate.string();
+    if (dir == dir.root_path()) break;
+  }
+  return installed.string();
 }
 
 }  // namespace vae

@@ -31,7 +31,9 @@ struct MnistData {
 // image and label counts of each set must match, and both sets must have the same image size.
 MnistData load_mnist_dir(const std::string& dir);
 
-// The 10,000-digit subset embedded in the repository (examples/vae/data/mnist-subset).
+// The 10,000-digit subset embedded in the repository (examples/vae/data/mnist-subset), found from the
+// program's own place: <prefix>/share/tapegrad/mnist-subset once installed, <build>/share/tapegrad/...
+// (a link to the source folder) in the build tree.
 std::string default_data_dir();
 
 }  // namespace vae

@@ -7,6 +7,7 @@
 //   vae compare      train an autoencoder and a VAE with the same budget, draw and score them side by side
 //   vae encode       write the codes of a data set's images (and their labels) to .npy files
 //   vae decode       decode a codes file into a PNG grid
+//   vae dump         a checkpoint's encoder and decoder outputs on test images (for other frameworks)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -22,6 +23,7 @@
 #include "examples/vae/codes.hpp"
 #include "examples/vae/compare.hpp"
 #include "examples/vae/data.hpp"
+#include "examples/vae/dump.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/labels.hpp"
 #include "examples/vae/models.hpp"
@@ -537,6 +539,14 @@ int main(int argc, char** argv) {
   decode_cmd->add_option("--labels", labels_path, "cvae: the labels, (n,) (default: <codes>.labels.npy)");
   decode_cmd->add_option("--out", out, "PNG file, 10 decodings a row")->required();
 
+  int dump_n = 16;
+  auto* dump_cmd = app.add_subcommand("dump", "a checkpoint's encoder means, log-variances and decoder logits on test "
+                                              "images, as safetensors (for checks against other frameworks)");
+  dump_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
+  dump_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
+  dump_cmd->add_option("--n", dump_n, "how many test images (the first n)")->capture_default_str()->check(kPositive);
+  dump_cmd->add_option("--out", out, "safetensors file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -552,6 +562,14 @@ int main(int argc, char** argv) {
     if (*interp_cmd) return run_interpolate(model_flags);
     if (*manifold_cmd) return run_manifold(model_flags);
     if (*compare_cmd) return run_compare(compare_flags);
+
+    if (*dump_cmd) {
+      Loaded l = load_model(checkpoint);
+      const vae::Data data = vae::load_data(data_for(l, data_dir), vae::Binarize::none, 1);
+      vae::write_dump(out, *l.model, data.test, dump_n);
+      fmt::print("wrote {}\n", out);
+      return 0;
+    }
 
     if (*encode_cmd) {
       // Usage errors (exit 2): an existing file is never replaced unasked.
