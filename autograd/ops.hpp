@@ -20,7 +20,12 @@ Variable pow(const Variable& a, const Variable& b);
 Variable pow(const Variable& a, double exponent);
 Variable maximum(const Variable& a, const Variable& b);  // ties send the gradient half to each side
 Variable minimum(const Variable& a, const Variable& b);
-// mask != 0 ? a : b. The branch not taken gets a zero gradient (never its NaN); mask gets none.
+// a * b and a / b, but an exact 0 where a is 0, whatever b (0 * inf, 0 / 0 -> 0): what every
+// element-wise backward multiplies its incoming gradient with (docs/autograd.md, "where").
+Variable mul_or_zero(const Variable& a, const Variable& b);
+Variable div_or_zero(const Variable& a, const Variable& b);
+// mask != 0 ? a : b. The branch not taken gets an exact zero gradient, never its NaN, even at that
+// branch's own singularity (where(x > 0, log(x), 0) at x = 0); mask gets none.
 Variable where(const Variable& mask, const Variable& a, const Variable& b);
 Variable clamp(const Variable& x, double lo, double hi);
 

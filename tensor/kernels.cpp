@@ -45,7 +45,8 @@ void scalar_binary(Binary op, const T* a, int a_step, const T* b, int b_step, T*
 #define TG_CASE(name) \
   case Binary::name: return scalar_binary_loop<Binary::name>(a, a_step, b, b_step, y, n);
     TG_CASE(add) TG_CASE(sub) TG_CASE(mul) TG_CASE(div) TG_CASE(pow) TG_CASE(maximum) TG_CASE(minimum)
-    TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge)
+    TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge) TG_CASE(mul_or_zero)
+    TG_CASE(div_or_zero)
 #undef TG_CASE
   }
 }

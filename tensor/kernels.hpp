@@ -19,6 +19,8 @@ enum class Unary {
 enum class Binary {
   add, sub, mul, div, pow, maximum, minimum,
   eq, ne, lt, le, gt, ge,  // masks: 1 where true, 0 where false
+  mul_or_zero,             // a == 0 ? 0 : a * b   (0 * inf, 0 * NaN -> 0: a gradient's product)
+  div_or_zero,             // a == 0 ? 0 : a / b   (0 / 0, 0 / NaN -> 0)
 };
 
 // y[i] = op(x[i]) for i < n. x and y may alias.

@@ -123,6 +123,8 @@ struct Simd {
     else if constexpr (op == Binary::le) return from_mask(a <= b);
     else if constexpr (op == Binary::gt) return from_mask(a > b);
     else if constexpr (op == Binary::ge) return from_mask(a >= b);
+    else if constexpr (op == Binary::mul_or_zero) return xsimd::select(a == B(T(0)), B(T(0)), a * b);
+    else if constexpr (op == Binary::div_or_zero) return xsimd::select(a == B(T(0)), B(T(0)), a / b);
     else static_assert(op == Binary::add, "this op is not vectorised (see vectorised() in kernels_dispatch.hpp)");
   }
 
@@ -292,7 +294,8 @@ struct Simd {
       binary_steps<Binary::name>(a, a_step, b, b_step, y, n); \
     return;
       TG_CASE(add) TG_CASE(sub) TG_CASE(mul) TG_CASE(div) TG_CASE(pow) TG_CASE(maximum) TG_CASE(minimum)
-      TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge)
+      TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge) TG_CASE(mul_or_zero)
+      TG_CASE(div_or_zero)
 #undef TG_CASE
     }
   }

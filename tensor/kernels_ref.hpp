@@ -108,6 +108,10 @@ T binary(Binary op, T a, T b) {
     case Binary::le: return T(a <= b);
     case Binary::gt: return T(a > b);
     case Binary::ge: return T(a >= b);
+    // A zero a gives +0 whatever b is: the product of a gradient with a derivative that is inf or NaN
+    // where the gradient is 0 (the untaken branch of where) stays 0.
+    case Binary::mul_or_zero: return a == 0 ? T(0) : a * b;
+    case Binary::div_or_zero: return a == 0 ? T(0) : a / b;
   }
   return a;
 }

@@ -140,6 +140,8 @@ const char* binary_name(Binary op) {
     case Binary::le: return "le";
     case Binary::gt: return "gt";
     case Binary::ge: return "ge";
+    case Binary::mul_or_zero: return "mul_or_zero";
+    case Binary::div_or_zero: return "div_or_zero";
   }
   return "binary";
 }
@@ -196,6 +198,8 @@ Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(Binary::lt, a, b)
 Tensor le(const Tensor& a, const Tensor& b) { return binary_op(Binary::le, a, b); }
 Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(Binary::gt, a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(Binary::ge, a, b); }
+Tensor mul_or_zero(const Tensor& a, const Tensor& b) { return binary_op(Binary::mul_or_zero, a, b); }
+Tensor div_or_zero(const Tensor& a, const Tensor& b) { return binary_op(Binary::div_or_zero, a, b); }
 
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   check_defined(mask, "where");

@@ -26,6 +26,11 @@ Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+// a * b and a / b, except that a zero a gives an exact 0 whatever b is (0 * inf, 0 * NaN, 0 / 0 -> 0):
+// how a backward multiplies its incoming gradient a by a derivative b, so that a zero gradient (the
+// branch where did not take) stays zero even where the derivative is infinite or undefined.
+Tensor mul_or_zero(const Tensor& a, const Tensor& b);
+Tensor div_or_zero(const Tensor& a, const Tensor& b);
 // mask != 0 ? a : b, broadcasting all three.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, double lo, double hi);

@@ -146,7 +146,7 @@ template <class T>
 void test_binary_all_units() {
   const Binary ops[] = {Binary::add, Binary::sub, Binary::mul, Binary::div, Binary::pow, Binary::maximum,
                         Binary::minimum, Binary::eq, Binary::ne, Binary::lt, Binary::le, Binary::gt,
-                        Binary::ge};
+                        Binary::ge, Binary::mul_or_zero, Binary::div_or_zero};
   for (const Unit unit : detail::supported_units()) {
     UseUnit use(unit);
     for (const Binary op : ops) {
@@ -436,6 +436,14 @@ void test_special_values() {
     CHECK(apply(Binary::lt, nan<T>, T(1)) == T(0));
     CHECK(apply(Binary::ge, nan<T>, T(1)) == T(0));
     CHECK(apply(Binary::eq, T(0), -T(0)) == T(1));
+    // mul_or_zero, div_or_zero: a zero first operand wins over inf and NaN (a gradient's zeros).
+    CHECK(apply(Binary::mul_or_zero, T(0), inf<T>) == T(0));
+    CHECK(apply(Binary::mul_or_zero, -T(0), nan<T>) == T(0));
+    CHECK(std::isnan(apply(Binary::mul_or_zero, T(1), nan<T>)));
+    CHECK(apply(Binary::mul_or_zero, T(2), -inf<T>) == -inf<T>);
+    CHECK(apply(Binary::div_or_zero, T(0), T(0)) == T(0));
+    CHECK(apply(Binary::div_or_zero, T(0), nan<T>) == T(0));
+    CHECK(apply(Binary::div_or_zero, T(1), T(0)) == inf<T>);
   }
 }
 
