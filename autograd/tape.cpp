@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <ostream>
 #include <sstream>
 #include <unordered_map>
@@ -154,8 +155,10 @@ Variable record(const char* op, const std::vector<Variable>& inputs, Tensor valu
         e.leaf = in.impl();
       else if (in.impl()->generation == t.generation())
         e.node = in.impl()->node;
-      else
+      else {
         e.released_op = in.impl()->op;
+        e.released_generation = in.impl()->generation;
+      }
     }
     n.edges.push_back(std::move(e));
     n.input_shapes.push_back(in.shape());
@@ -243,10 +246,8 @@ struct Engine {
                             "that made it has requires_grad = true, or it was computed under NoGradGuard)");
       if (!root.is_leaf()) {
         if (root.impl()->generation != t.generation())
-          throw AutogradError(fmt::format(
-              "backward: the graph through '{}' was already released by an earlier backward; pass "
-              "retain_graph = true to the first backward to go through it twice",
-              root.op()));
+          throw AutogradError(fmt::format("backward: the graph through '{}' {}", root.op(),
+                                          t.why_released(root.impl()->generation)));
         top = std::max(top, root.impl()->node);
       }
     }
@@ -292,14 +293,14 @@ struct Engine {
         } else if (e.leaf) {
           deliver_to_leaf(e.leaf, gi, capture, capture_index, captured);
         } else if (e.released_op) {
-          throw AutogradError(fmt::format(
-              "backward: input {} of '{}' (node #{}) came from '{}', whose graph was released by an "
-              "earlier backward; pass retain_graph = true to that backward, or detach() the input",
-              k, node.op, i, e.released_op));
+          throw AutogradError(fmt::format("backward: input {} of '{}' (node #{}) came from '{}', whose "
+                                          "graph {}; or detach() the input",
+                                          k, node.op, i, e.released_op,
+                                          t.why_released(e.released_generation)));
         }
       }
     }
-    if (!retain) t.clear();
+    if (!retain) t.end_generation(Tape::End::backward);
     return captured;
   }
 
@@ -351,17 +352,36 @@ std::vector<Variable> grad(const std::vector<Variable>& outputs, const std::vect
                                       k, shape_str(s.shape()), k, shape_str(outputs[k].shape())));
     seeds.push_back(s);
   }
-  for (std::size_t k = 0; k < inputs.size(); ++k)
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k].requires_grad())
       throw AutogradError(fmt::format("grad: inputs[{}] does not require a gradient", k));
+    if (!inputs[k].is_leaf() && inputs[k].impl()->generation != tape().generation())
+      throw AutogradError(fmt::format("grad: inputs[{}], the result of '{}', {}", k, inputs[k].op(),
+                                      tape().why_released(inputs[k].impl()->generation)));
+  }
   return Engine::run(outputs, seeds, options, &inputs);
 }
 
 // --- inspection --------------------------------------------------------------------------------
 
-void Tape::clear() {
+void Tape::clear() { end_generation(End::clear); }
+
+void Tape::end_generation(End how) {
   nodes_.clear();
+  if (ends_.empty() || ends_.back().second != how) ends_.emplace_back(generation_, how);
   ++generation_;
+}
+
+std::string Tape::why_released(std::uint64_t generation) const {
+  auto it = std::upper_bound(ends_.begin(), ends_.end(), generation,
+                             [](std::uint64_t g, const auto& e) { return g < e.first; });
+  if (generation >= generation_ || it == ends_.begin())
+    return "belongs to no past recording of this thread's tape (a variable from another thread?)";
+  if (std::prev(it)->second == End::clear)
+    return "was dropped by tape().clear() (gradcheck clears the tape too); compute it again after the "
+           "clear";
+  return "was already released by an earlier backward; pass retain_graph = true to that backward to "
+         "go through it twice";
 }
 
 namespace {

@@ -128,6 +128,7 @@ struct Edge {
   std::int64_t node = -1;                       // producing node, or -1
   std::shared_ptr<detail::VariableImpl> leaf;   // a leaf that requires grad, else null
   const char* released_op = nullptr;            // produced by `op` on a tape since released
+  std::uint64_t released_generation = 0;        // ... recorded in that generation
   bool needs_grad() const { return node >= 0 || leaf != nullptr || released_op != nullptr; }
 };
 
@@ -150,6 +151,9 @@ class Tape {
   std::uint64_t generation() const { return generation_; }
   // Drops every node (frees what they saved). Variables recorded before cannot be backpropagated.
   void clear();
+  // How a past generation ended, for error messages: "was released by an earlier backward" or "was
+  // dropped by tape().clear()".
+  std::string why_released(std::uint64_t generation) const;
   // One line a node: index, op, input and output shapes, bytes saved.
   void print(std::ostream& os) const;
   std::string to_string() const;
@@ -161,6 +165,11 @@ class Tape {
   friend struct Engine;
   std::deque<Node> nodes_;  // a deque: recording during backward (create_graph) keeps references valid
   std::uint64_t generation_ = 1;
+  enum class End : std::uint8_t { backward, clear };
+  void end_generation(End how);
+  // Run-length log of how generations ended: generations from .first on (until the next entry) ended
+  // by .second. A training loop (one backward a step) keeps one entry.
+  std::vector<std::pair<std::uint64_t, End>> ends_;
 };
 
 // This thread's tape.

@@ -67,6 +67,35 @@ TEST_CASE("backward through a released tape raises, naming the op", "[tape]") {
   CHECK_THROWS_WITH(tg::backward(z), Contains("'exp'") && Contains("released"));
 }
 
+TEST_CASE("grad() w.r.t. an intermediate of a released tape raises like backward", "[tape]") {
+  Fresh fresh;
+  const Variable x = vec({1, 2}, true);
+  const Variable e = tg::exp(x);
+  tg::backward(tg::sum(e));  // releases the tape that recorded e
+  const Variable y = tg::sum(x * 2.0);
+  CHECK_THROWS_AS(tg::grad({y}, {e}), tg::AutogradError);
+  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}),
+                    Contains("inputs[0]") && Contains("'exp'") && Contains("earlier backward"));
+}
+
+TEST_CASE("after tape().clear() the errors say the tape was cleared", "[tape]") {
+  Fresh fresh;
+  const Variable x = vec({1, 2}, true);
+  const Variable y = tg::sum(tg::exp(x));
+  tg::tape().clear();
+  CHECK_THROWS_WITH(tg::backward(y), Contains("'sum'") && Contains("tape().clear()") &&
+                                         !Contains("earlier backward"));
+  const Variable e = tg::exp(x);
+  tg::tape().clear();
+  CHECK_THROWS_WITH(tg::backward(tg::sum(e * 2.0)), Contains("'exp'") && Contains("tape().clear()"));
+  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}), Contains("'exp'") && Contains("tape().clear()"));
+  // A backward after the clears: its own release is reported as a backward again.
+  const Variable z = tg::sum(x * 3.0);
+  tg::backward(z);
+  CHECK_THROWS_WITH(tg::backward(z), Contains("earlier backward"));
+  CHECK_THROWS_WITH(tg::backward(y), Contains("tape().clear()"));  // still told apart
+}
+
 TEST_CASE("a leaf used twice accumulates, zero_grad resets, detach stops gradients", "[tape]") {
   Fresh fresh;
   Variable x = vec({1.5, -2}, true);
