@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/engine.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/variable.hpp"
 #include "tensor/ops.hpp"
