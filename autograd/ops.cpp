@@ -166,23 +166,23 @@ Variable minimum(const Variable& a, const Variable& b) {
   });
 }
 
-// mul_or_zero: y = a b, but 0 where a = 0 (whatever b),  dy/da = b, dy/db = a; both backwards keep
-// the zeros of the incoming gradient (a second backward through a first one needs that too)
+// mul_or_zero: y = a b, but 0 where a = 0 (whatever b),  dy/da = b, dy/db = a. Where a = 0, y is 0
+// for every b, so dy/db is exactly 0 there even if the incoming gradient is infinite: mul_or_zero(a, g)
 Variable mul_or_zero(const Variable& a, const Variable& b) {
   return record("mul_or_zero", {a, b}, mul_or_zero(a.value(), b.value()), save(a, b), [](Grad& g) {
     if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), g.saved(1)), g.input_shape(0)));
-    if (g.needs(1)) g.accumulate(1, sum_to(mul_or_zero(g.out(), g.saved(0)), g.input_shape(1)));
+    if (g.needs(1)) g.accumulate(1, sum_to(mul_or_zero(g.saved(0), g.out()), g.input_shape(1)));
   });
 }
 
-// div_or_zero: y = a / b, but 0 where a = 0,  dy/da = 1 / b, dy/db = -y / b
+// div_or_zero: y = a / b, but 0 where a = 0,  dy/da = 1 / b, dy/db = -y / b (exactly 0 where a = 0)
 Variable div_or_zero(const Variable& a, const Variable& b) {
   return record("div_or_zero", {a, b}, div_or_zero(a.value(), b.value()), save_with_result(b),
                 [](Grad& g) {
                   const Variable& B = g.saved(0);
                   if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
                   if (g.needs(1))
-                    g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.out(), g.result()), B),
+                    g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.result(), g.out()), B),
                                            g.input_shape(1)));
                 });
 }
@@ -304,6 +304,20 @@ Variable lgamma(const Variable& x) {
 Variable digamma(const Variable& x) {
   return record("digamma", {x}, digamma(x.value()), save(x),
                 [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), trigamma(g.saved(0)))); });
+}
+
+// reciprocal: y = 1 / x,  dy/dx = -y^2
+Variable reciprocal(const Variable& x) {
+  return record("reciprocal", {x}, reciprocal(x.value()), save_result(),
+                [](Grad& g) { g.accumulate(0, -mul_or_zero(g.out(), square(g.result()))); });
+}
+
+// rsqrt: y = x^(-1/2),  dy/dx = -y^3 / 2   (composed: reciprocal(sqrt(x)))
+Variable rsqrt(const Variable& x) { return reciprocal(sqrt(x)); }
+
+// masked_fill: y = m ? value : x,  dy/dx = 1 - m   (composed with where)
+Variable masked_fill(const Variable& x, const Variable& mask, double value) {
+  return where(mask, scalar_like(x, value), x);
 }
 
 // --- operators -----------------------------------------------------------------------------------
@@ -467,6 +481,19 @@ Variable unsqueeze(const Variable& x, std::int64_t axis) {
   return reshape(x, unsqueeze(x.value(), axis).shape());
 }
 
+// stack: y = [x_0, x_1, ...] along a new axis   (composed: unsqueeze each, concat)
+Variable stack(const std::vector<Variable>& xs, std::int64_t axis) {
+  if (xs.empty()) throw ValueError("stack: no tensors to stack");
+  for (const auto& x : xs)
+    if (x.shape() != xs[0].shape())
+      throw ShapeError(fmt::format("stack: shapes differ: {} and {}", shape_str(xs[0].shape()),
+                                   shape_str(x.shape())));
+  const std::int64_t ax = axis < 0 ? axis + xs[0].dim() + 1 : axis;
+  std::vector<Variable> parts;
+  for (const auto& x : xs) parts.push_back(unsqueeze(x, ax));
+  return concat(parts, ax);
+}
+
 // --- linear algebra ------------------------------------------------------------------------------
 
 // matmul: C = A B,  dA = dC B^T, dB = A^T dC
@@ -510,6 +537,27 @@ Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction) {
     throw ShapeError(fmt::format("mse_loss: input {} and target {} differ", shape_str(x.shape()),
                                  shape_str(y.shape())));
   return reduce(square(x - y), reduction);
+}
+
+// l1_loss: l = |x - y|, composed (abs's derivative is sign, 0 at a tie)
+Variable l1_loss(const Variable& x, const Variable& y, Reduction reduction) {
+  if (x.shape() != y.shape())
+    throw ShapeError(fmt::format("l1_loss: input {} and target {} differ", shape_str(x.shape()),
+                                 shape_str(y.shape())));
+  return reduce(abs(x - y), reduction);
+}
+
+// huber_loss: l = |d| < delta ? d^2 / 2 : delta (|d| - delta / 2), d = x - y;
+//   dl/dd = |d| < delta ? d : delta sign(d)   (composed with where)
+Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction, double delta) {
+  if (x.shape() != y.shape())
+    throw ShapeError(fmt::format("huber_loss: input {} and target {} differ", shape_str(x.shape()),
+                                 shape_str(y.shape())));
+  if (!(delta > 0)) throw ValueError(fmt::format("huber_loss: delta must be positive, got {}", delta));
+  const Variable d = x - y;
+  const Variable a = abs(d);
+  const Variable inside(lt(a.value(), Tensor::scalar(delta, d.dtype())));
+  return reduce(where(inside, square(d) * 0.5, (a - 0.5 * delta) * delta), reduction);
 }
 
 }  // namespace tg

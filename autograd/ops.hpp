@@ -47,6 +47,10 @@ Variable log_sigmoid(const Variable& x);
 Variable erf(const Variable& x);
 Variable lgamma(const Variable& x);
 Variable digamma(const Variable& x);  // differentiable once (its derivative, trigamma, is not)
+Variable reciprocal(const Variable& x);
+Variable rsqrt(const Variable& x);                            // 1 / sqrt(x)
+// mask != 0 ? value : x (PyTorch's masked_fill); the filled places get no gradient.
+Variable masked_fill(const Variable& x, const Variable& mask, double value);
 
 // --- operators -----------------------------------------------------------------------------------
 Variable operator+(const Variable& a, const Variable& b);
@@ -82,6 +86,8 @@ Variable broadcast_to(const Variable& x, const Shape& shape);
 Variable sum_to(const Variable& x, const Shape& shape);
 Variable squeeze(const Variable& x, std::int64_t axis);
 Variable unsqueeze(const Variable& x, std::int64_t axis);
+// Joins same-shape tensors along a new axis (torch.stack).
+Variable stack(const std::vector<Variable>& xs, std::int64_t axis = 0);
 
 // --- linear algebra ------------------------------------------------------------------------------
 Variable matmul(const Variable& a, const Variable& b);  // 2-D: (M, K) x (K, N)
@@ -95,5 +101,10 @@ Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable
                                           Reduction reduction = Reduction::mean);
 // (x - y)^2, reduced.
 Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
+// |x - y|, reduced (torch.nn.functional.l1_loss).
+Variable l1_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
+// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = x - y (torch.nn.functional.huber_loss).
+Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean,
+                    double delta = 1.0);
 
 }  // namespace tg

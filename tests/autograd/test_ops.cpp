@@ -145,6 +145,12 @@ const std::vector<UnaryCase> kUnary = {
     {"lgamma", [](const Variable& x) { return tg::lgamma(x); },
      [](const Tensor& x) { return tg::lgamma(x); },
      [](double x) { return std::lgamma(x); }, 0.3, 5, {}, {0, -1, -2}},
+    {"reciprocal", [](const Variable& x) { return tg::reciprocal(x); },
+     [](const Tensor& x) { return tg::reciprocal(x); },
+     [](double x) { return 1 / x; }, 0.3, 3, {}, {0}},
+    {"rsqrt", [](const Variable& x) { return tg::rsqrt(x); },
+     [](const Tensor& x) { return tg::reciprocal(tg::sqrt(x)); },
+     [](double x) { return 1 / std::sqrt(x); }, 0.3, 3, {}, {0, -1}},
     {"digamma", [](const Variable& x) { return tg::digamma(x); },
      [](const Tensor& x) { return tg::digamma(x); },
      nullptr, 0.3, 5, {}, {0, -1, -2}, /*second=*/false},
@@ -755,6 +761,69 @@ TEST_CASE("mse_loss", "[ops][loss]") {
       check_grads([red](const Vars& v) { return tg::mse_loss(v[0], v[1], red); },
                   {Variable(x, true), Variable(y, true)});
   }
+}
+
+TEST_CASE("l1_loss and huber_loss", "[ops][loss]") {
+  Rand r(41);
+  for (const Shape& s : {Shape{7}, Shape{17}, Shape{3, 11}}) {
+    const Tensor y = r.uniform(s, -2, 2);
+    // Away from the kinks: d = 0 (both) and |d| = delta (huber).
+    Tensor x = r.uniform(s, -2, 2);
+    x = away_from(x, y.to_vector(), 0.05);
+    {
+      const Tensor d = x - y;
+      Tensor xs = x.clone();
+      for (std::int64_t i = 0; i < xs.numel(); ++i) {
+        const double di = d.data<double>()[i];
+        if (std::abs(std::abs(di) - 0.7) < 0.05) xs.data<double>()[i] += 0.12;
+      }
+      x = xs;
+    }
+    const Variable yv(y);
+    for (auto red : {tg::Reduction::mean, tg::Reduction::sum, tg::Reduction::none}) {
+      check_grads([&](const Vars& v) { return tg::l1_loss(v[0], yv, red); }, {Variable(x, true)});
+      check_grads([&](const Vars& v) { return tg::huber_loss(v[0], yv, red, 0.7); }, {Variable(x, true)});
+    }
+    // Values against the definitions.
+    const auto xv = x.to_vector(), tv = y.to_vector();
+    const auto h = tg::huber_loss(Variable(x), yv, tg::Reduction::none, 0.7).value().to_vector();
+    const auto l = tg::l1_loss(Variable(x), yv, tg::Reduction::none).value().to_vector();
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+      const double d = xv[i] - tv[i];
+      CHECK(l[i] == Approx(std::abs(d)));
+      CHECK(h[i] == Approx(std::abs(d) < 0.7 ? 0.5 * d * d : 0.7 * (std::abs(d) - 0.35)));
+    }
+  }
+  CHECK_THROWS_AS(tg::huber_loss(Variable(Tensor::ones({2}, DType::f64)), Variable(Tensor::ones({2}, DType::f64)),
+                                 tg::Reduction::mean, 0.0),
+                  tg::ValueError);
+}
+
+TEST_CASE("masked_fill and stack", "[ops][shape]") {
+  Rand r(42);
+  const Tensor m = tg::gt(r.uniform({3, 5}, 0, 1), Tensor::scalar(0.5, DType::f64));
+  const Tensor x = r.uniform({3, 5}, -2, 2);
+  const auto filled = tg::masked_fill(Variable(x), Variable(m), -7.0).value().to_vector();
+  const auto mv = m.to_vector(), xv = x.to_vector();
+  for (std::size_t i = 0; i < xv.size(); ++i) CHECK(filled[i] == (mv[i] != 0 ? -7.0 : xv[i]));
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(m), -7.0); }, {Variable(x, true)});
+  // The mask broadcasts, like where's.
+  const Tensor row = tg::gt(r.uniform({5}, 0, 1), Tensor::scalar(0.5, DType::f64));
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(row), 1.0); }, {Variable(x, true)});
+
+  const Tensor a = r.uniform({2, 7}, -1, 1), b = r.uniform({2, 7}, -1, 1), c = r.uniform({2, 7}, -1, 1);
+  for (std::int64_t axis : {0, 1, 2, -1}) {
+    INFO("axis " << axis);
+    const Variable s = tg::stack({Variable(a), Variable(b), Variable(c)}, axis);
+    const std::int64_t ax = axis < 0 ? axis + 3 : axis;
+    Shape want = {2, 7};
+    want.insert(want.begin() + ax, 3);
+    CHECK(s.shape() == want);
+    CHECK(same_values(tg::slice(s, ax, 1, 2).value().reshape({2, 7}), b));
+    check_grads([axis](const Vars& v) { return tg::stack(v, axis); },
+                {Variable(a, true), Variable(b, true), Variable(c, true)});
+  }
+  CHECK_THROWS_AS(tg::stack({Variable(a), Variable(Tensor::ones({7, 2}, DType::f64))}), tg::ShapeError);
 }
 
 TEST_CASE("loss shape mismatches raise ShapeError", "[ops][loss]") {
