@@ -20,7 +20,7 @@ using GradcheckFn = std::function<Variable(const std::vector<Variable>&)>;
 
 // Builds the full Jacobian of fn at `inputs` twice: analytically (one backward per output element)
 // and numerically ((f(x + eps e_j) - f(x - eps e_j)) / 2 eps), and compares them for every input that
-// requires a gradient. Inputs must be f64.
+// requires a gradient. Inputs must be f64. Runs with grad mode on, whatever the caller's mode.
 bool gradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs,
                const GradcheckOptions& options = {});
 

@@ -2,6 +2,10 @@
 // beside it, written with these same differentiable ops so that create_graph can differentiate it
 // again. `g.out()` is dL/dy; `g.accumulate(i, ...)` adds dL/d(input i). Broadcasting ops send each
 // input's gradient through sum_to, the adjoint of broadcasting.
+//
+// A zero incoming gradient stays an exact zero: element-wise backwards multiply g.out() by their
+// derivative with mul_or_zero / div_or_zero (0 * inf = 0 / 0 = 0), so the branch where did not take
+// sends back 0 even where its derivative is infinite or NaN (log at 0, sqrt below 0).
 #include "autograd/ops.hpp"
 
 #include <fmt/format.h>
@@ -107,8 +111,8 @@ Variable sub(const Variable& a, const Variable& b) {
 // mul: y = a b,  dy/da = b, dy/db = a
 Variable mul(const Variable& a, const Variable& b) {
   return record("mul", {a, b}, mul(a.value(), b.value()), save(a, b), [](Grad& g) {
-    if (g.needs(0)) g.accumulate(0, sum_to(g.out() * g.saved(1), g.input_shape(0)));
-    if (g.needs(1)) g.accumulate(1, sum_to(g.out() * g.saved(0), g.input_shape(1)));
+    if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), g.saved(1)), g.input_shape(0)));
+    if (g.needs(1)) g.accumulate(1, sum_to(mul_or_zero(g.out(), g.saved(0)), g.input_shape(1)));
   });
 }
 
@@ -116,8 +120,8 @@ Variable mul(const Variable& a, const Variable& b) {
 Variable div(const Variable& a, const Variable& b) {
   return record("div", {a, b}, div(a.value(), b.value()), save(a, b), [](Grad& g) {
     const Variable &A = g.saved(0), &B = g.saved(1);
-    if (g.needs(0)) g.accumulate(0, sum_to(g.out() / B, g.input_shape(0)));
-    if (g.needs(1)) g.accumulate(1, sum_to(-g.out() * A / square(B), g.input_shape(1)));
+    if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
+    if (g.needs(1)) g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.out(), A), square(B)), g.input_shape(1)));
   });
 }
 
@@ -125,11 +129,11 @@ Variable div(const Variable& a, const Variable& b) {
 Variable pow(const Variable& a, const Variable& b) {
   return record("pow", {a, b}, pow(a.value(), b.value()), save_with_result(a, b), [](Grad& g) {
     const Variable &A = g.saved(0), &B = g.saved(1);
-    if (g.needs(0)) g.accumulate(0, sum_to(g.out() * B * pow(A, B - 1.0), g.input_shape(0)));
+    if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), B * pow(A, B - 1.0)), g.input_shape(0)));
     if (g.needs(1)) {
       const Variable a_zero = constant(eq(A.value(), Tensor::scalar(0, A.dtype())));
       const Variable safe_log = where(a_zero, scalar_like(A, 0), log(where(a_zero, scalar_like(A, 1), A)));
-      g.accumulate(1, sum_to(g.out() * g.result() * safe_log, g.input_shape(1)));
+      g.accumulate(1, sum_to(mul_or_zero(g.out(), g.result() * safe_log), g.input_shape(1)));
     }
   });
 }
@@ -138,7 +142,7 @@ Variable pow(const Variable& a, const Variable& b) {
 Variable pow(const Variable& a, double p) {
   const Tensor pt = Tensor::scalar(p, a.dtype());
   return record("pow", {a}, pow(a.value(), pt), save(a), [p](Grad& g) {
-    g.accumulate(0, g.out() * p * pow(g.saved(0), p - 1));
+    g.accumulate(0, mul_or_zero(g.out(), p * pow(g.saved(0), p - 1)));
   });
 }
 
@@ -160,6 +164,27 @@ Variable minimum(const Variable& a, const Variable& b) {
     if (g.needs(0)) g.accumulate(0, sum_to(g.out() * constant(wa), g.input_shape(0)));
     if (g.needs(1)) g.accumulate(1, sum_to(g.out() * constant(1.0 - wa), g.input_shape(1)));
   });
+}
+
+// mul_or_zero: y = a b, but 0 where a = 0 (whatever b),  dy/da = b, dy/db = a. Where a = 0, y is 0
+// for every b, so dy/db is exactly 0 there even if the incoming gradient is infinite: mul_or_zero(a, g)
+Variable mul_or_zero(const Variable& a, const Variable& b) {
+  return record("mul_or_zero", {a, b}, mul_or_zero(a.value(), b.value()), save(a, b), [](Grad& g) {
+    if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), g.saved(1)), g.input_shape(0)));
+    if (g.needs(1)) g.accumulate(1, sum_to(mul_or_zero(g.saved(0), g.out()), g.input_shape(1)));
+  });
+}
+
+// div_or_zero: y = a / b, but 0 where a = 0,  dy/da = 1 / b, dy/db = -y / b (exactly 0 where a = 0)
+Variable div_or_zero(const Variable& a, const Variable& b) {
+  return record("div_or_zero", {a, b}, div_or_zero(a.value(), b.value()), save_with_result(b),
+                [](Grad& g) {
+                  const Variable& B = g.saved(0);
+                  if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
+                  if (g.needs(1))
+                    g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.result(), g.out()), B),
+                                           g.input_shape(1)));
+                });
 }
 
 // where: y = m ? a : b,  dy/da = m, dy/db = 1 - m. Selecting (not multiplying by the mask) keeps a NaN
@@ -193,55 +218,55 @@ Variable neg(const Variable& x) {
 // exp: y = e^x,  dy/dx = y
 Variable exp(const Variable& x) {
   return record("exp", {x}, exp(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() * g.result()); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), g.result())); });
 }
 
 // expm1: y = e^x - 1,  dy/dx = y + 1
 Variable expm1(const Variable& x) {
   return record("expm1", {x}, expm1(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() * (g.result() + 1.0)); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), g.result() + 1.0)); });
 }
 
 // log: y = ln x,  dy/dx = 1 / x
 Variable log(const Variable& x) {
   return record("log", {x}, log(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() / g.saved(0)); });
+                [](Grad& g) { g.accumulate(0, div_or_zero(g.out(), g.saved(0))); });
 }
 
 // log1p: y = ln(1 + x),  dy/dx = 1 / (1 + x)
 Variable log1p(const Variable& x) {
   return record("log1p", {x}, log1p(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() / (g.saved(0) + 1.0)); });
+                [](Grad& g) { g.accumulate(0, div_or_zero(g.out(), g.saved(0) + 1.0)); });
 }
 
 // sqrt: y = x^(1/2),  dy/dx = 1 / (2 y)
 Variable sqrt(const Variable& x) {
   return record("sqrt", {x}, sqrt(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() / (g.result() * 2.0)); });
+                [](Grad& g) { g.accumulate(0, div_or_zero(g.out(), g.result() * 2.0)); });
 }
 
 // square: y = x^2,  dy/dx = 2 x
 Variable square(const Variable& x) {
   return record("square", {x}, square(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * g.saved(0) * 2.0); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), g.saved(0) * 2.0)); });
 }
 
 // abs: y = |x|,  dy/dx = sign(x)  (0 at x = 0)
 Variable abs(const Variable& x) {
   return record("abs", {x}, abs(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * constant(sign(g.saved(0).value()))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), constant(sign(g.saved(0).value())))); });
 }
 
 // tanh: y = tanh x,  dy/dx = 1 - y^2
 Variable tanh(const Variable& x) {
   return record("tanh", {x}, tanh(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() * (1.0 - square(g.result()))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), 1.0 - square(g.result()))); });
 }
 
 // sigmoid: y = 1 / (1 + e^-x),  dy/dx = y (1 - y)   (saves the result, not the input)
 Variable sigmoid(const Variable& x) {
   return record("sigmoid", {x}, sigmoid(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, g.out() * g.result() * (1.0 - g.result())); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), g.result() * (1.0 - g.result()))); });
 }
 
 // relu: y = max(x, 0),  dy/dx = [x > 0] = [y > 0]
@@ -259,43 +284,54 @@ Variable relu(const Variable& x) {
 // softplus: y = ln(1 + e^x),  dy/dx = sigmoid(x)
 Variable softplus(const Variable& x) {
   return record("softplus", {x}, softplus(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * sigmoid(g.saved(0))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), sigmoid(g.saved(0)))); });
 }
 
 // log_sigmoid: y = ln sigmoid(x) = -softplus(-x),  dy/dx = sigmoid(-x)
 Variable log_sigmoid(const Variable& x) {
   return record("log_sigmoid", {x}, log_sigmoid(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * sigmoid(-g.saved(0))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), sigmoid(-g.saved(0)))); });
 }
 
 // erf: y = erf x,  dy/dx = 2 / sqrt(pi) e^(-x^2)
 Variable erf(const Variable& x) {
   return record("erf", {x}, erf(x.value()), save(x), [](Grad& g) {
-    g.accumulate(0, g.out() * exp(-square(g.saved(0))) * (2.0 / std::sqrt(std::numbers::pi)));
+    g.accumulate(0, mul_or_zero(g.out(), exp(-square(g.saved(0))) * (2.0 / std::sqrt(std::numbers::pi))));
   });
 }
 
 // lgamma: y = ln |Gamma(x)|,  dy/dx = digamma(x)
 Variable lgamma(const Variable& x) {
   return record("lgamma", {x}, lgamma(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * digamma(g.saved(0))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), digamma(g.saved(0)))); });
 }
 
 // digamma: y = psi(x),  dy/dx = trigamma(x)
 Variable digamma(const Variable& x) {
   return record("digamma", {x}, digamma(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, g.out() * trigamma(g.saved(0))); });
+                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), trigamma(g.saved(0)))); });
+}
+
+// reciprocal: y = 1 / x,  dy/dx = -y^2
+Variable reciprocal(const Variable& x) {
+  return record("reciprocal", {x}, reciprocal(x.value()), save_result(),
+                [](Grad& g) { g.accumulate(0, -mul_or_zero(g.out(), square(g.result()))); });
+}
+
+// rsqrt: y = x^(-1/2),  dy/dx = -y^3 / 2   (composed: reciprocal(sqrt(x)))
+Variable rsqrt(const Variable& x) { return reciprocal(sqrt(x)); }
+
+// masked_fill: y = m ? value : x,  dy/dx = 1 - m   (composed with where)
+Variable masked_fill(const Variable& x, const Variable& mask, double value) {
+  return where(mask, scalar_like(x, value), x);
 }
 
 // erfinv: y = erf^-1(x),  dy/dx = 1 / erf'(y) = sqrt(pi) / 2 e^(y^2)  (saves the result).
 // At x = +-1 the derivative is +inf: an incoming gradient of exactly 0 stays 0 there (not 0 inf).
 Variable erfinv(const Variable& x) {
   return record("erfinv", {x}, erfinv(x.value()), save_result(), [](Grad& g) {
-    const Variable dx = g.out() * exp(square(g.result())) * (std::sqrt(std::numbers::pi) / 2);
-    const Tensor& out = g.out().value();
-    const Tensor zero = Tensor::scalar(0, out.dtype());
-    if (!std::isinf(max(abs(g.result().value())).item())) return g.accumulate(0, dx);
-    g.accumulate(0, where(Variable(eq(out, zero)), Variable(zero), dx));
+    // mul_or_zero: a zero incoming gradient stays 0 at +-1, where e^(y^2) is infinite
+    g.accumulate(0, mul_or_zero(g.out(), exp(square(g.result())) * (std::sqrt(std::numbers::pi) / 2)));
   });
 }
 
@@ -339,7 +375,7 @@ Variable max(const Variable& x, const Axes& axes, bool keepdim) {
     const Tensor& X = g.saved(0).value();
     const Tensor hit = eq(X, g.result().value().reshape(kept));
     const Tensor share = hit / sum(hit, axes, /*keepdim=*/true);
-    g.accumulate(0, reshape(g.out(), kept) * constant(share));
+    g.accumulate(0, mul_or_zero(reshape(g.out(), kept), constant(share)));
   });
 }
 
@@ -348,7 +384,8 @@ Variable logsumexp(const Variable& x, const Axes& axes, bool keepdim) {
   const Shape kept = keepdim_shape(x.shape(), axes);
   return record("logsumexp", {x}, logsumexp(x.value(), axes, keepdim), save_with_result(x),
                 [kept](Grad& g) {
-                  g.accumulate(0, reshape(g.out(), kept) * exp(g.saved(0) - reshape(g.result(), kept)));
+                  g.accumulate(0, mul_or_zero(reshape(g.out(), kept),
+                                              exp(g.saved(0) - reshape(g.result(), kept))));
                 });
 }
 
@@ -357,7 +394,7 @@ Variable softmax(const Variable& x, std::int64_t axis) {
   const Tensor y = exp(x.value() - logsumexp(x.value(), {axis}, /*keepdim=*/true));
   return record("softmax", {x}, y, save_result(), [axis](Grad& g) {
     const Variable& y = g.result();
-    g.accumulate(0, y * (g.out() - sum(g.out() * y, {axis}, /*keepdim=*/true)));
+    g.accumulate(0, mul_or_zero(g.out() - sum(mul_or_zero(g.out(), y), {axis}, /*keepdim=*/true), y));
   });
 }
 
@@ -365,7 +402,7 @@ Variable softmax(const Variable& x, std::int64_t axis) {
 Variable log_softmax(const Variable& x, std::int64_t axis) {
   const Tensor y = x.value() - logsumexp(x.value(), {axis}, /*keepdim=*/true);
   return record("log_softmax", {x}, y, save_result(), [axis](Grad& g) {
-    g.accumulate(0, g.out() - exp(g.result()) * sum(g.out(), {axis}, /*keepdim=*/true));
+    g.accumulate(0, g.out() - mul_or_zero(sum(g.out(), {axis}, /*keepdim=*/true), exp(g.result())));
   });
 }
 
@@ -459,6 +496,19 @@ Variable unsqueeze(const Variable& x, std::int64_t axis) {
   return reshape(x, unsqueeze(x.value(), axis).shape());
 }
 
+// stack: y = [x_0, x_1, ...] along a new axis   (composed: unsqueeze each, concat)
+Variable stack(const std::vector<Variable>& xs, std::int64_t axis) {
+  if (xs.empty()) throw ValueError("stack: no tensors to stack");
+  for (const auto& x : xs)
+    if (x.shape() != xs[0].shape())
+      throw ShapeError(fmt::format("stack: shapes differ: {} and {}", shape_str(xs[0].shape()),
+                                   shape_str(x.shape())));
+  const std::int64_t ax = axis < 0 ? axis + xs[0].dim() + 1 : axis;
+  std::vector<Variable> parts;
+  for (const auto& x : xs) parts.push_back(unsqueeze(x, ax));
+  return concat(parts, ax);
+}
+
 // --- linear algebra ------------------------------------------------------------------------------
 
 // matmul: C = A B,  dA = dC B^T, dB = A^T dC
@@ -490,8 +540,8 @@ Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable
   Variable loss = record("bce_with_logits", {logits, target}, std::move(l), save(logits, target),
                          [](Grad& g) {
                            const Variable &Z = g.saved(0), &Y = g.saved(1);
-                           if (g.needs(0)) g.accumulate(0, g.out() * (sigmoid(Z) - Y));
-                           if (g.needs(1)) g.accumulate(1, -g.out() * Z);
+                           if (g.needs(0)) g.accumulate(0, mul_or_zero(g.out(), sigmoid(Z) - Y));
+                           if (g.needs(1)) g.accumulate(1, -mul_or_zero(g.out(), Z));
                          });
   return reduce(loss, reduction);
 }
@@ -525,6 +575,27 @@ Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction) {
     throw ShapeError(fmt::format("mse_loss: input {} and target {} differ", shape_str(x.shape()),
                                  shape_str(y.shape())));
   return reduce(square(x - y), reduction);
+}
+
+// l1_loss: l = |x - y|, composed (abs's derivative is sign, 0 at a tie)
+Variable l1_loss(const Variable& x, const Variable& y, Reduction reduction) {
+  if (x.shape() != y.shape())
+    throw ShapeError(fmt::format("l1_loss: input {} and target {} differ", shape_str(x.shape()),
+                                 shape_str(y.shape())));
+  return reduce(abs(x - y), reduction);
+}
+
+// huber_loss: l = |d| < delta ? d^2 / 2 : delta (|d| - delta / 2), d = x - y;
+//   dl/dd = |d| < delta ? d : delta sign(d)   (composed with where)
+Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction, double delta) {
+  if (x.shape() != y.shape())
+    throw ShapeError(fmt::format("huber_loss: input {} and target {} differ", shape_str(x.shape()),
+                                 shape_str(y.shape())));
+  if (!(delta > 0)) throw ValueError(fmt::format("huber_loss: delta must be positive, got {}", delta));
+  const Variable d = x - y;
+  const Variable a = abs(d);
+  const Variable inside(lt(a.value(), Tensor::scalar(delta, d.dtype())));
+  return reduce(where(inside, square(d) * 0.5, (a - 0.5 * delta) * delta), reduction);
 }
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/engine.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/variable.hpp"
 #include "tensor/ops.hpp"
@@ -20,7 +21,12 @@ Variable pow(const Variable& a, const Variable& b);
 Variable pow(const Variable& a, double exponent);
 Variable maximum(const Variable& a, const Variable& b);  // ties send the gradient half to each side
 Variable minimum(const Variable& a, const Variable& b);
-// mask != 0 ? a : b. The branch not taken gets a zero gradient (never its NaN); mask gets none.
+// a * b and a / b, but an exact 0 where a is 0, whatever b (0 * inf, 0 / 0 -> 0): what every
+// element-wise backward multiplies its incoming gradient with (docs/autograd.md, "where").
+Variable mul_or_zero(const Variable& a, const Variable& b);
+Variable div_or_zero(const Variable& a, const Variable& b);
+// mask != 0 ? a : b. The branch not taken gets an exact zero gradient, never its NaN, even at that
+// branch's own singularity (where(x > 0, log(x), 0) at x = 0); mask gets none.
 Variable where(const Variable& mask, const Variable& a, const Variable& b);
 Variable clamp(const Variable& x, double lo, double hi);
 
@@ -42,6 +48,10 @@ Variable erf(const Variable& x);
 Variable lgamma(const Variable& x);
 Variable digamma(const Variable& x);  // differentiable once (its derivative, trigamma, is not)
 Variable erfinv(const Variable& x);   // the inverse of erf on (-1, 1)
+Variable reciprocal(const Variable& x);
+Variable rsqrt(const Variable& x);                            // 1 / sqrt(x)
+// mask != 0 ? value : x (PyTorch's masked_fill); the filled places get no gradient.
+Variable masked_fill(const Variable& x, const Variable& mask, double value);
 
 // --- operators -----------------------------------------------------------------------------------
 Variable operator+(const Variable& a, const Variable& b);
@@ -77,6 +87,8 @@ Variable broadcast_to(const Variable& x, const Shape& shape);
 Variable sum_to(const Variable& x, const Shape& shape);
 Variable squeeze(const Variable& x, std::int64_t axis);
 Variable unsqueeze(const Variable& x, std::int64_t axis);
+// Joins same-shape tensors along a new axis (torch.stack).
+Variable stack(const std::vector<Variable>& xs, std::int64_t axis = 0);
 
 // --- linear algebra ------------------------------------------------------------------------------
 Variable matmul(const Variable& a, const Variable& b);  // 2-D: (M, K) x (K, N)
@@ -93,5 +105,10 @@ Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable
 Variable bernoulli_log_prob(const Variable& logits, const Variable& x);
 // (x - y)^2, reduced.
 Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
+// |x - y|, reduced (torch.nn.functional.l1_loss).
+Variable l1_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
+// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = x - y (torch.nn.functional.huber_loss).
+Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean,
+                    double delta = 1.0);
 
 }  // namespace tg

@@ -11,7 +11,7 @@
 // record() adds a node only when grad mode is on and some input requires a gradient; otherwise it
 // just wraps the value. A node keeps the op's name, where to send each input's gradient, the input
 // shapes, the variables its backward needs (and only those), and the backward function.
-// backward() walks the nodes from the root's down to the first, once, in a plain loop.
+// backward() walks the nodes from the root's down to the first, once, in a plain loop (engine.hpp).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,48 +31,46 @@ namespace tg {
 
 bool grad_mode_enabled();
 void set_grad_mode(bool enabled);
+// Anomaly mode: every recorded output and every gradient is checked for NaN/Inf, and the first one
+// found raises AutogradError naming the op and its node. Slow; for debugging.
+bool anomaly_mode_enabled();
+void set_anomaly_mode(bool enabled);
 
-// Turns recording off in a scope, like torch.no_grad().
-class NoGradGuard {
+// Sets a per-thread mode for a scope and restores the previous value when the scope ends.
+template <bool (*get)(), void (*set)(bool)>
+class ModeGuard {
  public:
-  NoGradGuard() : prev_(grad_mode_enabled()) { set_grad_mode(false); }
-  ~NoGradGuard() { set_grad_mode(prev_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit ModeGuard(bool enabled) : prev_(get()) { set(enabled); }
+  ~ModeGuard() { set(prev_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
 
  private:
   bool prev_;
 };
 
 // Sets grad mode to a given value in a scope.
-class GradModeGuard {
- public:
-  explicit GradModeGuard(bool enabled) : prev_(grad_mode_enabled()) { set_grad_mode(enabled); }
-  ~GradModeGuard() { set_grad_mode(prev_); }
-  GradModeGuard(const GradModeGuard&) = delete;
-  GradModeGuard& operator=(const GradModeGuard&) = delete;
-
- private:
-  bool prev_;
+using GradModeGuard = ModeGuard<grad_mode_enabled, set_grad_mode>;
+// Turns recording off in a scope, like torch.no_grad().
+struct NoGradGuard : GradModeGuard {
+  NoGradGuard() : GradModeGuard(false) {}
+};
+struct AnomalyModeGuard : ModeGuard<anomaly_mode_enabled, set_anomaly_mode> {
+  explicit AnomalyModeGuard(bool enabled = true) : ModeGuard(enabled) {}
 };
 
-// Anomaly mode: every recorded output and every gradient is checked for NaN/Inf, and the first one
-// found raises AutogradError naming the op and its node. Slow; for debugging.
-bool anomaly_mode_enabled();
-void set_anomaly_mode(bool enabled);
-
-class AnomalyModeGuard {
- public:
-  explicit AnomalyModeGuard(bool enabled = true) : prev_(anomaly_mode_enabled()) {
-    set_anomaly_mode(enabled);
-  }
-  ~AnomalyModeGuard() { set_anomaly_mode(prev_); }
-  AnomalyModeGuard(const AnomalyModeGuard&) = delete;
-  AnomalyModeGuard& operator=(const AnomalyModeGuard&) = delete;
-
- private:
-  bool prev_;
-};
+namespace detail {
+// True while a backward function runs (the engine sets it; record()'s anomaly check is off then).
+bool in_backward();
+void set_in_backward(bool b);
+// True while the engine (engine.cpp) runs a step or delivers: for the profiler (profile.hpp).
+bool in_engine();
+void set_in_engine(bool b);
+// sum += g, out of place: a gradient may be shared (add passes g on unchanged to both inputs), so it
+// is never modified. With create_graph the add is recorded like any other op.
+void add_into(Variable& sum, const Variable& g);
+bool all_finite(const Tensor& t);
+}  // namespace detail
 
 // --- what a backward function sees ----------------------------------------------------------------
 
@@ -128,6 +127,8 @@ struct Edge {
   std::int64_t node = -1;                       // producing node, or -1
   std::shared_ptr<detail::VariableImpl> leaf;   // a leaf that requires grad, else null
   const char* released_op = nullptr;            // produced by `op` on a tape since released
+  std::uint64_t released_generation = 0;        // ... recorded in that generation
+  std::optional<double> constant;               // a one-element constant's value (for to_dot)
   bool needs_grad() const { return node >= 0 || leaf != nullptr || released_op != nullptr; }
 };
 
@@ -140,6 +141,7 @@ struct Node {
   std::vector<Variable> saved;
   Variable result;               // set only when the backward needs it
   BackwardFn backward;
+  std::weak_ptr<detail::VariableImpl> watched;  // the output, once it has hooks or retains its grad
   std::size_t saved_bytes() const;
 };
 
@@ -150,17 +152,29 @@ class Tape {
   std::uint64_t generation() const { return generation_; }
   // Drops every node (frees what they saved). Variables recorded before cannot be backpropagated.
   void clear();
+  // How a past generation ended, for error messages: "was released by an earlier backward" or "was
+  // dropped by tape().clear()".
+  std::string why_released(std::uint64_t generation) const;
+  // Makes the engine look at v's hooks and retain_grad when its node's gradient is complete
+  // (Variable::register_hook and retain_grad call it).
+  void watch(const Variable& v);
   // One line a node: index, op, input and output shapes, bytes saved.
   void print(std::ostream& os) const;
   std::string to_string() const;
-  // Graphviz DOT: ops as ellipses, leaves as boxes, edges in the direction of the forward pass.
+  // Graphviz DOT: ops as ellipses, leaves as boxes (one-element constants show their value), edges in
+  // the direction of the forward pass, labelled with the input slot they feed when an op has several.
   std::string to_dot() const;
 
  private:
   friend Variable record(const char*, const std::vector<Variable>&, Tensor, Saved, BackwardFn);
-  friend struct Engine;
+  friend class BackwardPass;
   std::deque<Node> nodes_;  // a deque: recording during backward (create_graph) keeps references valid
   std::uint64_t generation_ = 1;
+  enum class End : std::uint8_t { backward, clear };
+  void end_generation(End how);  // drops every node and starts a new generation
+  // Run-length log of how generations ended: generations from .first on (until the next entry) ended
+  // by .second. A training loop (one backward a step) keeps one entry.
+  std::vector<std::pair<std::uint64_t, End>> ends_;
 };
 
 // This thread's tape.

@@ -3,14 +3,19 @@
 // produced it. Copies share one underlying variable, like PyTorch tensors.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tensor/tensor.hpp"
 
 namespace tg {
 
 class Variable;
+// Called with the gradient of a variable once a backward pass has computed it (all of it); a defined
+// return value replaces the gradient that flows on, an undefined one leaves it as it is.
+using GradHook = std::function<Variable(const Variable& grad)>;
 
 namespace detail {
 struct VariableImpl {
@@ -21,6 +26,8 @@ struct VariableImpl {
   std::uint64_t generation = 0;   // which recording of the tape `node` belongs to
   const char* op = nullptr;       // the producing op's name (kept for error messages)
   std::string name;               // optional, e.g. "encoder.fc1.weight" (shown by the tape printout)
+  std::vector<GradHook> hooks;    // register_hook
+  bool retains_grad = false;      // retain_grad: a non-leaf keeps its gradient in .grad
 };
 }  // namespace detail
 
@@ -44,6 +51,15 @@ class Variable {
   Variable grad() const;
   void set_grad(const Variable& g);
   void zero_grad();  // sets the gradient to undefined, like PyTorch's zero_grad(set_to_none=True)
+
+  // A non-leaf's gradient is normally passed on and freed; after retain_grad(), backward() also adds
+  // it into this variable's .grad, like a leaf's (PyTorch's retain_grad). No effect on a leaf.
+  Variable& retain_grad();
+  bool retains_grad() const { return impl_ && impl_->retains_grad; }
+  // Calls hook with this variable's gradient during every later backward() or grad() through it, once
+  // the gradient is complete; the hook may return a replacement (see GradHook). For a non-leaf,
+  // register it after the op that made it and before the backward.
+  Variable& register_hook(GradHook hook);
 
   // The same value, cut from the graph: no gradient flows through the result.
   Variable detach() const;

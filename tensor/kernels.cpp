@@ -31,22 +31,18 @@ void scalar_binary_loop(const T* a, int a_step, const T* b, int b_step, T* y, st
 template <class T>
 void scalar_unary(Unary op, const T* x, T* y, std::int64_t n) {
   switch (op) {
-#define TG_CASE(name) \
+#define TG_CASE(name, ...) \
   case Unary::name: return scalar_unary_loop<Unary::name>(x, y, n);
-    TG_CASE(neg) TG_CASE(abs) TG_CASE(square) TG_CASE(sqrt) TG_CASE(reciprocal) TG_CASE(exp) TG_CASE(expm1)
-    TG_CASE(log) TG_CASE(log1p) TG_CASE(tanh) TG_CASE(sigmoid) TG_CASE(relu) TG_CASE(softplus)
-    TG_CASE(log_sigmoid) TG_CASE(erf) TG_CASE(lgamma) TG_CASE(digamma) TG_CASE(erfinv) TG_CASE(sign)
-    TG_CASE(step)
+    TG_UNARY_OPS(TG_CASE)
 #undef TG_CASE
   }
 }
 template <class T>
 void scalar_binary(Binary op, const T* a, int a_step, const T* b, int b_step, T* y, std::int64_t n) {
   switch (op) {
-#define TG_CASE(name) \
+#define TG_CASE(name, ...) \
   case Binary::name: return scalar_binary_loop<Binary::name>(a, a_step, b, b_step, y, n);
-    TG_CASE(add) TG_CASE(sub) TG_CASE(mul) TG_CASE(div) TG_CASE(pow) TG_CASE(maximum) TG_CASE(minimum)
-    TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge)
+    TG_BINARY_OPS(TG_CASE)
 #undef TG_CASE
   }
 }

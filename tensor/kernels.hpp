@@ -6,21 +6,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tensor/elementwise.hpp"
+
 namespace tg::kernels {
 
-enum class Unary {
-  neg, abs, square, sqrt, reciprocal, exp, expm1, log, log1p, tanh, sigmoid, relu,
-  softplus,     // max(x, 0) + log1p(exp(-|x|))
-  log_sigmoid,  // min(x, 0) - log1p(exp(-|x|))
-  erf, lgamma, digamma,
-  erfinv,       // the inverse of erf on (-1, 1): +-inf at +-1, NaN outside [-1, 1]
-  sign,         // -1, 0, +1 (0 for 0, NaN for NaN)
-  step,         // 1 if x > 0 else 0   (relu's derivative)
-};
-enum class Binary {
-  add, sub, mul, div, pow, maximum, minimum,
-  eq, ne, lt, le, gt, ge,  // masks: 1 where true, 0 where false
-};
+// The ops of elementwise.hpp's tables; what each computes is its formula in kernels_ref.hpp.
+#define TG_ENUM_ENTRY(name, ...) name,
+enum class Unary { TG_UNARY_OPS(TG_ENUM_ENTRY) };
+enum class Binary { TG_BINARY_OPS(TG_ENUM_ENTRY) };
+#undef TG_ENUM_ENTRY
 
 // y[i] = op(x[i]) for i < n. x and y may alias.
 template <class T>

@@ -32,18 +32,30 @@ void select_unit(Unit u);
 // Ops that have a SIMD version. The others run the scalar reference (kernels_ref.hpp) on every unit,
 // because xsimd's version is not accurate enough (measured against long double libm, see
 // docs/kernels.md): lgamma (wrong by up to 1e13 ulp near its zeros), erf in f64 (68 ulp), pow
-// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma and erfinv have no
-// xsimd version.
+// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma and erfinv have no xsimd version.
+// The `units` column of elementwise.hpp.
+template <class T>
+constexpr bool vectorised_on(bool all, bool f32) {
+  return all || (f32 && sizeof(T) == 4);
+}
+#define TG_UNITS_all true, false
+#define TG_UNITS_f32 false, true
+#define TG_UNITS_none false, false
+#define TG_VECTORISED(name, ref, simd, units, ...) \
+  case Op::name: return vectorised_on<T>(TG_UNITS_##units);
 template <class T>
 constexpr bool vectorised(Unary op) {
-  if (op == Unary::lgamma || op == Unary::digamma || op == Unary::erfinv) return false;
-  if (op == Unary::erf) return sizeof(T) == 4;
-  return true;
+  using Op = Unary;
+  switch (op) { TG_UNARY_OPS(TG_VECTORISED) }
+  return false;
 }
 template <class T>
 constexpr bool vectorised(Binary op) {
-  return op != Binary::pow;
+  using Op = Binary;
+  switch (op) { TG_BINARY_OPS(TG_VECTORISED) }
+  return false;
 }
+#undef TG_VECTORISED
 
 // One unit's kernels for one dtype; unary and binary handle only the vectorised ops.
 template <class T>

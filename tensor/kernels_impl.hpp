@@ -76,54 +76,42 @@ struct Simd {
   // log(1 + e^-|x|), shared by softplus and log_sigmoid.
   static B log1p_exp_neg_abs(B x) { return xsimd::log1p(exp(-xsimd::abs(x))); }
 
+  // The formulas of elementwise.hpp's simd column that need more than an expression.
+  // sigmoid: e = e^-|x|; 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (and NaN for NaN).
+  static B sigmoid(B x) {
+    const B e = exp(-xsimd::abs(x));
+    return xsimd::select(x >= B(T(0)), B(T(1)), e) / (B(T(1)) + e);
+  }
+  static B relu(B x) { return xsimd::select(x <= B(T(0)), B(T(0)), x); }  // keeps NaN
+  static B softplus(B x) { return xsimd::select(x > B(T(0)), x, B(T(0))) + log1p_exp_neg_abs(x); }
+  static B log_sigmoid(B x) { return xsimd::select(x < B(T(0)), x, B(T(0))) - log1p_exp_neg_abs(x); }
+  static B sign(B x) {
+    return xsimd::select(xsimd::isnan(x), x, from_mask(x > B(T(0))) - from_mask(x < B(T(0))));
+  }
+  static B maximum(B a, B b) {
+    return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::select(a > b, a, b));
+  }
+  static B minimum(B a, B b) {
+    return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::select(a < b, a, b));
+  }
+
+  // One op's formula, from the table; only vectorised ops are ever instantiated with a real body.
   template <Unary op>
   static B unary(B x) {
-    const B zero(T(0));
-    const B one(T(1));
-    if constexpr (op == Unary::neg) return -x;
-    else if constexpr (op == Unary::abs) return xsimd::abs(x);
-    else if constexpr (op == Unary::square) return x * x;
-    else if constexpr (op == Unary::sqrt) return xsimd::sqrt(x);
-    else if constexpr (op == Unary::reciprocal) return one / x;
-    else if constexpr (op == Unary::exp) return exp(x);
-    else if constexpr (op == Unary::expm1) return expm1(x);
-    else if constexpr (op == Unary::log) return xsimd::log(x);
-    else if constexpr (op == Unary::log1p) return xsimd::log1p(x);
-    else if constexpr (op == Unary::tanh) return xsimd::tanh(x);
-    else if constexpr (op == Unary::sigmoid) {
-      // e = e^-|x|; sigmoid = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (and NaN for NaN).
-      const B e = exp(-xsimd::abs(x));
-      return xsimd::select(x >= zero, one, e) / (one + e);
-    } else if constexpr (op == Unary::relu) return xsimd::select(x <= zero, zero, x);  // keeps NaN
-    else if constexpr (op == Unary::softplus)
-      return xsimd::select(x > zero, x, zero) + log1p_exp_neg_abs(x);
-    else if constexpr (op == Unary::log_sigmoid)
-      return xsimd::select(x < zero, x, zero) - log1p_exp_neg_abs(x);
-    else if constexpr (op == Unary::erf) return xsimd::erf(x);
-    else if constexpr (op == Unary::sign)
-      return xsimd::select(xsimd::isnan(x), x, from_mask(x > zero) - from_mask(x < zero));
-    else if constexpr (op == Unary::step) return from_mask(x > zero);
-    else static_assert(op == Unary::neg, "this op is not vectorised (see vectorised() in kernels_dispatch.hpp)");
+#define TG_SIMD(name, ref, simd, ...) \
+  if constexpr (op == Unary::name) return simd; else
+    TG_UNARY_OPS(TG_SIMD)
+#undef TG_SIMD
+    static_assert(op == Unary::neg, "unknown op");
   }
 
   template <Binary op>
   static B binary(B a, B b) {
-    if constexpr (op == Binary::add) return a + b;
-    else if constexpr (op == Binary::sub) return a - b;
-    else if constexpr (op == Binary::mul) return a * b;
-    else if constexpr (op == Binary::div) return a / b;
-    else if constexpr (op == Binary::maximum)
-      return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::select(a > b, a, b));
-    else if constexpr (op == Binary::minimum)
-      return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::select(a < b, a, b));
-    else if constexpr (op == Binary::eq) return from_mask(a == b);
-    else if constexpr (op == Binary::ne)  // not a != b: xsimd's AVX != is the ordered compare, false for NaN
-      return xsimd::select(a == b, B(T(0)), B(T(1)));
-    else if constexpr (op == Binary::lt) return from_mask(a < b);
-    else if constexpr (op == Binary::le) return from_mask(a <= b);
-    else if constexpr (op == Binary::gt) return from_mask(a > b);
-    else if constexpr (op == Binary::ge) return from_mask(a >= b);
-    else static_assert(op == Binary::add, "this op is not vectorised (see vectorised() in kernels_dispatch.hpp)");
+#define TG_SIMD(name, ref, simd, ...) \
+  if constexpr (op == Binary::name) return simd; else
+    TG_BINARY_OPS(TG_SIMD)
+#undef TG_SIMD
+    static_assert(op == Binary::add, "unknown op");
   }
 
   // The tail (n < width elements) goes through the batch code on a zero-padded copy.
@@ -272,27 +260,23 @@ struct Simd {
   // vectorised<T>(op) is true reach here (kernels.cpp runs the others with the scalar reference).
   static void unary_any(Unary op, const T* x, T* y, std::int64_t n) {
     switch (op) {
-#define TG_CASE(name)                        \
-  case Unary::name:                          \
+#define TG_CASE(name, ...)                     \
+  case Unary::name:                            \
     if constexpr (vectorised<T>(Unary::name)) \
-      unary_loop<Unary::name>(x, y, n);      \
+      unary_loop<Unary::name>(x, y, n);        \
     return;
-      TG_CASE(neg) TG_CASE(abs) TG_CASE(square) TG_CASE(sqrt) TG_CASE(reciprocal) TG_CASE(exp)
-      TG_CASE(expm1) TG_CASE(log) TG_CASE(log1p) TG_CASE(tanh) TG_CASE(sigmoid) TG_CASE(relu)
-      TG_CASE(softplus) TG_CASE(log_sigmoid) TG_CASE(erf) TG_CASE(lgamma) TG_CASE(digamma)
-      TG_CASE(erfinv) TG_CASE(sign) TG_CASE(step)
+      TG_UNARY_OPS(TG_CASE)
 #undef TG_CASE
     }
   }
   static void binary_any(Binary op, const T* a, int a_step, const T* b, int b_step, T* y, std::int64_t n) {
     switch (op) {
-#define TG_CASE(name)                                    \
-  case Binary::name:                                     \
-    if constexpr (vectorised<T>(Binary::name))           \
+#define TG_CASE(name, ...)                                    \
+  case Binary::name:                                          \
+    if constexpr (vectorised<T>(Binary::name))                \
       binary_steps<Binary::name>(a, a_step, b, b_step, y, n); \
     return;
-      TG_CASE(add) TG_CASE(sub) TG_CASE(mul) TG_CASE(div) TG_CASE(pow) TG_CASE(maximum) TG_CASE(minimum)
-      TG_CASE(eq) TG_CASE(ne) TG_CASE(lt) TG_CASE(le) TG_CASE(gt) TG_CASE(ge)
+      TG_BINARY_OPS(TG_CASE)
 #undef TG_CASE
     }
   }

@@ -100,39 +100,54 @@ T erfinv(T y_in) {
   return T(std::copysign(x, W(y_in)));
 }
 
+// The formulas of elementwise.hpp's reference column that need more than an expression.
+
+// sigmoid(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) for x < 0: exp never overflows.
+template <class T>
+T sigmoid(T x) {
+  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+// relu(x) = max(x, 0); NaN stays NaN (like PyTorch), -0 gives +0.
+template <class T>
+T relu(T x) {
+  return x <= 0 ? T(0) : x;
+}
+// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, no cancellation.
+template <class T>
+T softplus(T x) {
+  return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
+}
+// log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|).
+template <class T>
+T log_sigmoid(T x) {
+  return (x < 0 ? x : T(0)) - std::log1p(std::exp(-std::abs(x)));
+}
+// sign: -1, +1, 0 for +-0 (always +0), NaN for NaN. (step, 1 if x > 0 else 0 and 0 for NaN, is relu's
+// derivative.)
+template <class T>
+T sign(T x) {
+  return std::isnan(x) ? x : T(x > 0) - T(x < 0);
+}
+// maximum/minimum propagate NaN (like torch.maximum); between equal values (+0, -0) b wins. pow is
+// std::pow: exact sign for a negative base with an integer exponent, NaN for a non-integer one.
+template <class T>
+T maximum(T a, T b) {
+  return std::isnan(a) || std::isnan(b) ? a + b : (a > b ? a : b);
+}
+template <class T>
+T minimum(T a, T b) {
+  return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? a : b);
+}
+
 template <class T>
 T unary(Unary op, T x) {
   switch (op) {
-    case Unary::neg: return -x;
-    case Unary::abs: return std::abs(x);
-    case Unary::square: return x * x;
-    case Unary::sqrt: return std::sqrt(x);
-    case Unary::reciprocal: return T(1) / x;
-    case Unary::exp: return std::exp(x);
-    case Unary::expm1: return std::expm1(x);
-    case Unary::log: return std::log(x);
-    case Unary::log1p: return std::log1p(x);
-    case Unary::tanh: return std::tanh(x);
-    // sigmoid(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) for x < 0: exp never overflows.
-    case Unary::sigmoid: {
-      if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-      const T e = std::exp(x);
-      return e / (T(1) + e);
-    }
-    // relu(x) = max(x, 0); NaN stays NaN (like PyTorch), -0 gives +0.
-    case Unary::relu: return x <= 0 ? T(0) : x;
-    // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, no cancellation.
-    case Unary::softplus: return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
-    // log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|).
-    case Unary::log_sigmoid: return (x < 0 ? x : T(0)) - std::log1p(std::exp(-std::abs(x)));
-    case Unary::erf: return std::erf(x);
-    case Unary::lgamma: return std::lgamma(x);
-    case Unary::digamma: return digamma(x);
-    case Unary::erfinv: return erfinv(x);
-    // sign: -1, +1, 0 for +-0 (always +0), NaN for NaN.
-    case Unary::sign: return std::isnan(x) ? x : T(x > 0) - T(x < 0);
-    // step(x) = 1 if x > 0 else 0 (0 for NaN): relu's derivative.
-    case Unary::step: return x > 0 ? T(1) : T(0);
+#define TG_REF(name, ref, ...) \
+  case Unary::name: return ref;
+    TG_UNARY_OPS(TG_REF)
+#undef TG_REF
   }
   return x;
 }
@@ -140,21 +155,10 @@ T unary(Unary op, T x) {
 template <class T>
 T binary(Binary op, T a, T b) {
   switch (op) {
-    case Binary::add: return a + b;
-    case Binary::sub: return a - b;
-    case Binary::mul: return a * b;
-    case Binary::div: return a / b;
-    // std::pow: exact sign for a negative base with an integer exponent, NaN for a non-integer one.
-    case Binary::pow: return std::pow(a, b);
-    // maximum/minimum propagate NaN (like torch.maximum); between equal values (+0, -0) b wins.
-    case Binary::maximum: return std::isnan(a) || std::isnan(b) ? a + b : (a > b ? a : b);
-    case Binary::minimum: return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? a : b);
-    case Binary::eq: return T(a == b);
-    case Binary::ne: return T(a != b);
-    case Binary::lt: return T(a < b);
-    case Binary::le: return T(a <= b);
-    case Binary::gt: return T(a > b);
-    case Binary::ge: return T(a >= b);
+#define TG_REF(name, ref, ...) \
+  case Binary::name: return ref;
+    TG_BINARY_OPS(TG_REF)
+#undef TG_REF
   }
   return a;
 }

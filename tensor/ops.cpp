@@ -128,19 +128,10 @@ void run_plan(const Plan<N>& p, F&& fn) {
 
 const char* binary_name(Binary op) {
   switch (op) {
-    case Binary::add: return "add";
-    case Binary::sub: return "sub";
-    case Binary::mul: return "mul";
-    case Binary::div: return "div";
-    case Binary::pow: return "pow";
-    case Binary::maximum: return "maximum";
-    case Binary::minimum: return "minimum";
-    case Binary::eq: return "eq";
-    case Binary::ne: return "ne";
-    case Binary::lt: return "lt";
-    case Binary::le: return "le";
-    case Binary::gt: return "gt";
-    case Binary::ge: return "ge";
+#define TG_NAME(name, ...) \
+  case Binary::name: return #name;
+    TG_BINARY_OPS(TG_NAME)
+#undef TG_NAME
   }
   return "binary";
 }
@@ -184,19 +175,10 @@ Tensor scalar_like(const Tensor& t, double v) { return Tensor::scalar(v, t.dtype
 
 // --- element-wise ------------------------------------------------------------------------------
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary_op(Binary::add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(Binary::sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(Binary::mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary_op(Binary::div, a, b); }
-Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(Binary::pow, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(Binary::maximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(Binary::minimum, a, b); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_op(Binary::eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary_op(Binary::ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(Binary::lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary_op(Binary::le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(Binary::gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(Binary::ge, a, b); }
+#define TG_DEFINE_BINARY(name, ...) \
+  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(Binary::name, a, b); }
+TG_BINARY_OPS(TG_DEFINE_BINARY)
+#undef TG_DEFINE_BINARY
 
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   check_defined(mask, "where");
@@ -225,26 +207,10 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   return minimum(maximum(x, scalar_like(x, lo)), scalar_like(x, hi));
 }
 
-Tensor neg(const Tensor& x) { return unary_op(Unary::neg, x); }
-Tensor abs(const Tensor& x) { return unary_op(Unary::abs, x); }
-Tensor square(const Tensor& x) { return unary_op(Unary::square, x); }
-Tensor sqrt(const Tensor& x) { return unary_op(Unary::sqrt, x); }
-Tensor reciprocal(const Tensor& x) { return unary_op(Unary::reciprocal, x); }
-Tensor exp(const Tensor& x) { return unary_op(Unary::exp, x); }
-Tensor expm1(const Tensor& x) { return unary_op(Unary::expm1, x); }
-Tensor log(const Tensor& x) { return unary_op(Unary::log, x); }
-Tensor log1p(const Tensor& x) { return unary_op(Unary::log1p, x); }
-Tensor tanh(const Tensor& x) { return unary_op(Unary::tanh, x); }
-Tensor sigmoid(const Tensor& x) { return unary_op(Unary::sigmoid, x); }
-Tensor relu(const Tensor& x) { return unary_op(Unary::relu, x); }
-Tensor softplus(const Tensor& x) { return unary_op(Unary::softplus, x); }
-Tensor log_sigmoid(const Tensor& x) { return unary_op(Unary::log_sigmoid, x); }
-Tensor erf(const Tensor& x) { return unary_op(Unary::erf, x); }
-Tensor lgamma(const Tensor& x) { return unary_op(Unary::lgamma, x); }
-Tensor digamma(const Tensor& x) { return unary_op(Unary::digamma, x); }
-Tensor erfinv(const Tensor& x) { return unary_op(Unary::erfinv, x); }
-Tensor sign(const Tensor& x) { return unary_op(Unary::sign, x); }
-Tensor step(const Tensor& x) { return unary_op(Unary::step, x); }
+#define TG_DEFINE_UNARY(name, ...) \
+  Tensor name(const Tensor& x) { return unary_op(Unary::name, x); }
+TG_UNARY_OPS(TG_DEFINE_UNARY)
+#undef TG_DEFINE_UNARY
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

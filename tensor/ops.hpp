@@ -5,52 +5,32 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/elementwise.hpp"
 #include "tensor/tensor.hpp"
 
 namespace tg {
 
 using Axes = std::vector<std::int64_t>;
 
-// --- element-wise, binary (broadcasting) ----------------------------------------------------------
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor minimum(const Tensor& a, const Tensor& b);
-// Comparisons give masks of the operands' dtype: 1 where true, 0 where false.
-Tensor eq(const Tensor& a, const Tensor& b);
-Tensor ne(const Tensor& a, const Tensor& b);
-Tensor lt(const Tensor& a, const Tensor& b);
-Tensor le(const Tensor& a, const Tensor& b);
-Tensor gt(const Tensor& a, const Tensor& b);
-Tensor ge(const Tensor& a, const Tensor& b);
+// --- element-wise (tensor/elementwise.hpp lists them, with their formulas) ------------------------
+// Binary, broadcasting: add sub mul div pow maximum minimum; the comparisons eq ne lt le gt ge give
+// masks of the operands' dtype (1 where true, 0 where false); mul_or_zero and div_or_zero are a * b
+// and a / b except that a zero a gives an exact 0 whatever b is (0 * inf, 0 * NaN, 0 / 0 -> 0): how a
+// backward multiplies its incoming gradient a by a derivative b, so that a zero gradient (the branch
+// where did not take) stays zero even where the derivative is infinite or undefined.
+#define TG_DECLARE_BINARY(name, ...) Tensor name(const Tensor& a, const Tensor& b);
+TG_BINARY_OPS(TG_DECLARE_BINARY)
+#undef TG_DECLARE_BINARY
+// Unary: neg abs square sqrt reciprocal exp expm1 log log1p tanh sigmoid relu softplus (log(1 + e^x),
+// stable for any x) log_sigmoid (log(sigmoid(x)) = -softplus(-x)) erf lgamma digamma sign step (1 where
+// x > 0, else 0).
+#define TG_DECLARE_UNARY(name, ...) Tensor name(const Tensor& x);
+TG_UNARY_OPS(TG_DECLARE_UNARY)
+#undef TG_DECLARE_UNARY
+
 // mask != 0 ? a : b, broadcasting all three.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, double lo, double hi);
-
-// --- element-wise, unary --------------------------------------------------------------------------
-Tensor neg(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor square(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor reciprocal(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor expm1(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor log1p(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);
-Tensor softplus(const Tensor& x);     // log(1 + e^x), stable for any x
-Tensor log_sigmoid(const Tensor& x);  // log(sigmoid(x)) = -softplus(-x), stable for any x
-Tensor erf(const Tensor& x);
-Tensor lgamma(const Tensor& x);
-Tensor digamma(const Tensor& x);
-Tensor erfinv(const Tensor& x);  // the inverse of erf: +-inf at +-1, NaN outside [-1, 1]
-Tensor sign(const Tensor& x);
-Tensor step(const Tensor& x);  // 1 where x > 0, else 0
 
 // --- operators (scalars take the tensor's dtype) ---------------------------------------------------
 Tensor operator+(const Tensor& a, const Tensor& b);

@@ -86,6 +86,28 @@ TEST_CASE("gradcheck refuses f32 inputs and functions with nothing to check", "[
   tg::tape().clear();
 }
 
+TEST_CASE("gradcheck reports the worst mismatch, not the first", "[gradcheck]") {
+  // y = x^3 with a backward off by (i + 1) / 10 at element i: the worst is the last, x[5].
+  const tg::GradcheckFn off = [](const Vars& v) {
+    return tg::record("off", {v[0]}, tg::mul(tg::square(v[0].value()), v[0].value()), tg::save(v[0]),
+                      [](tg::Grad& g) {
+                        const Tensor bump = Tensor::from_values({2, 3}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6},
+                                                                DType::f64);
+                        g.accumulate(0, g.out() * 3.0 * tg::square(g.saved(0)) + g.out() * Variable(bump));
+                      });
+  };
+  CHECK_THROWS_WITH(tg::gradcheck(off, {input()}),
+                    Contains("at 6 of 36 entries") && Contains("d out[5] / d x[5]"));
+}
+
+TEST_CASE("gradcheck and gradgradcheck work under NoGradGuard", "[gradcheck]") {
+  const tg::GradcheckFn right = [](const Vars& v) { return cube(v[0], Backward::right); };
+  tg::NoGradGuard no_grad;
+  CHECK(tg::gradcheck(right, {input()}));
+  CHECK(tg::gradgradcheck(right, {input()}));
+  CHECK_FALSE(tg::grad_mode_enabled());  // the caller's mode is back
+}
+
 TEST_CASE("gradgradcheck catches a wrong second derivative that gradcheck misses", "[gradcheck]") {
   const tg::GradcheckFn right = [](const Vars& v) { return cube(v[0], Backward::right); };
   const tg::GradcheckFn wrong = [](const Vars& v) { return cube(v[0], Backward::wrong_second); };

@@ -90,6 +90,9 @@ struct UnaryCase {
   double (*reference)(double);  // an independent scalar formula, or null
   double lo, hi;                // the domain the inputs are drawn from
   std::vector<double> kinks;
+  // Where the op or its derivative is infinite or undefined (besides NaN and +-inf, which every row
+  // tries): the branch not taken by where must still get an exact 0 there.
+  std::vector<double> singular;
   bool second = true;  // does the second derivative exist (gradgradcheck)?
 };
 
@@ -101,54 +104,60 @@ double ref_log_sigmoid(double x) { return -std::log1p(std::exp(-x)); }
 const std::vector<UnaryCase> kUnary = {
     {"neg", [](const Variable& x) { return tg::neg(x); },
      [](const Tensor& x) { return tg::neg(x); },
-     [](double x) { return -x; }, -2, 2, {}},
+     [](double x) { return -x; }, -2, 2, {}, {}},
     {"exp", [](const Variable& x) { return tg::exp(x); },
      [](const Tensor& x) { return tg::exp(x); },
-     [](double x) { return std::exp(x); }, -2, 2, {}},
+     [](double x) { return std::exp(x); }, -2, 2, {}, {1000}},
     {"expm1", [](const Variable& x) { return tg::expm1(x); },
      [](const Tensor& x) { return tg::expm1(x); },
-     [](double x) { return std::expm1(x); }, -2, 2, {}},
+     [](double x) { return std::expm1(x); }, -2, 2, {}, {1000}},
     {"log", [](const Variable& x) { return tg::log(x); },
      [](const Tensor& x) { return tg::log(x); },
-     [](double x) { return std::log(x); }, 0.3, 3, {}},
+     [](double x) { return std::log(x); }, 0.3, 3, {}, {0, -1}},
     {"log1p", [](const Variable& x) { return tg::log1p(x); },
      [](const Tensor& x) { return tg::log1p(x); },
-     [](double x) { return std::log1p(x); }, -0.5, 2, {}},
+     [](double x) { return std::log1p(x); }, -0.5, 2, {}, {-1, -2}},
     {"sqrt", [](const Variable& x) { return tg::sqrt(x); },
      [](const Tensor& x) { return tg::sqrt(x); },
-     [](double x) { return std::sqrt(x); }, 0.3, 3, {}},
+     [](double x) { return std::sqrt(x); }, 0.3, 3, {}, {0, -1}},
     {"square", [](const Variable& x) { return tg::square(x); },
      [](const Tensor& x) { return tg::square(x); },
-     [](double x) { return x * x; }, -2, 2, {}},
+     [](double x) { return x * x; }, -2, 2, {}, {1e300}},
     {"abs", [](const Variable& x) { return tg::abs(x); },
      [](const Tensor& x) { return tg::abs(x); },
-     [](double x) { return std::abs(x); }, -2, 2, {0}},
+     [](double x) { return std::abs(x); }, -2, 2, {0}, {0}},
     {"tanh", [](const Variable& x) { return tg::tanh(x); },
      [](const Tensor& x) { return tg::tanh(x); },
-     [](double x) { return std::tanh(x); }, -2, 2, {}},
+     [](double x) { return std::tanh(x); }, -2, 2, {}, {}},
     {"sigmoid", [](const Variable& x) { return tg::sigmoid(x); },
      [](const Tensor& x) { return tg::sigmoid(x); },
-     ref_sigmoid, -3, 3, {}},
+     ref_sigmoid, -3, 3, {}, {}},
     {"relu", [](const Variable& x) { return tg::relu(x); },
      [](const Tensor& x) { return tg::relu(x); },
-     [](double x) { return x > 0 ? x : 0.0; }, -2, 2, {0}},
+     [](double x) { return x > 0 ? x : 0.0; }, -2, 2, {0}, {0}},
     {"softplus", [](const Variable& x) { return tg::softplus(x); },
      [](const Tensor& x) { return tg::softplus(x); },
-     ref_softplus, -3, 3, {}},
+     ref_softplus, -3, 3, {}, {}},
     {"log_sigmoid", [](const Variable& x) { return tg::log_sigmoid(x); },
-     [](const Tensor& x) { return tg::log_sigmoid(x); }, ref_log_sigmoid, -3, 3, {}},
+     [](const Tensor& x) { return tg::log_sigmoid(x); }, ref_log_sigmoid, -3, 3, {}, {}},
     {"erf", [](const Variable& x) { return tg::erf(x); },
      [](const Tensor& x) { return tg::erf(x); },
-     [](double x) { return std::erf(x); }, -2, 2, {}},
+     [](double x) { return std::erf(x); }, -2, 2, {}, {}},
     {"lgamma", [](const Variable& x) { return tg::lgamma(x); },
      [](const Tensor& x) { return tg::lgamma(x); },
-     [](double x) { return std::lgamma(x); }, 0.3, 5, {}},
+     [](double x) { return std::lgamma(x); }, 0.3, 5, {}, {0, -1, -2}},
+    {"reciprocal", [](const Variable& x) { return tg::reciprocal(x); },
+     [](const Tensor& x) { return tg::reciprocal(x); },
+     [](double x) { return 1 / x; }, 0.3, 3, {}, {0}},
+    {"rsqrt", [](const Variable& x) { return tg::rsqrt(x); },
+     [](const Tensor& x) { return tg::reciprocal(tg::sqrt(x)); },
+     [](double x) { return 1 / std::sqrt(x); }, 0.3, 3, {}, {0, -1}},
     {"digamma", [](const Variable& x) { return tg::digamma(x); },
      [](const Tensor& x) { return tg::digamma(x); },
-     nullptr, 0.3, 5, {}, /*second=*/false},
+     nullptr, 0.3, 5, {}, {0, -1, -2}, /*second=*/false},
     {"erfinv", [](const Variable& x) { return tg::erfinv(x); },
      [](const Tensor& x) { return tg::erfinv(x); },
-     [](double y) { return tg::erfinv(Tensor::scalar(y, DType::f64)).item(); }, -0.9, 0.9, {}},
+     [](double y) { return tg::erfinv(Tensor::scalar(y, DType::f64)).item(); }, -0.9, 0.9, {}, {1, -1}},
 };
 // clang-format on
 
@@ -340,6 +349,83 @@ TEST_CASE("where: the branch not taken gets a zero gradient, never its NaN", "[o
   const auto gx = x.grad().value().to_vector();
   CHECK(gx == std::vector<double>{0.0, 0.5, 0.0});  // 0 where not taken, not NaN
   CHECK_FALSE(mask.grad().defined());               // the mask never gets a gradient
+}
+
+// Every element of v is exactly zero (+0 or -0), none NaN.
+bool all_exact_zeros(const Variable& v) {
+  for (double e : v.value().to_vector())
+    if (e != 0) return false;
+  return true;
+}
+
+// The where contract at every op's singular points: y = sum(where(m, f(x), 0)) with the mask false at
+// the singular points (and at NaN and +-inf), true at a regular point. First and second derivatives
+// are an exact 0 where the branch was not taken, the regular point's are f'(x) and f''(x). 17 elements:
+// the singular points land in the SIMD body and in the tail.
+TEST_CASE("where: the untaken branch gets an exact 0 at every unary op's singular points",
+          "[ops][where]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (const auto& c : kUnary) {
+    INFO(c.name);
+    std::vector<double> bad = c.singular;
+    for (double v : {nan, inf, -inf}) bad.push_back(v);
+    const double regular = 0.5 * (c.lo + c.hi) + 0.013;  // away from every kink
+    std::vector<double> xs(17), ms(17, 0.0);
+    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = bad[i % bad.size()];
+    xs[5] = regular;
+    ms[5] = 1;
+    tg::tape().clear();
+    const Variable x(Tensor::from_values({17}, xs, DType::f64), true);
+    const Variable m(Tensor::from_values({17}, ms, DType::f64));
+    const Variable y = tg::sum(tg::where(m, c.op(x), Variable(Tensor::scalar(0, DType::f64))));
+    const auto g = tg::grad({y}, {x}, {}, {.create_graph = c.second});
+    auto gv = g[0].value().to_vector();
+    // The regular point's derivative, by a central difference.
+    const double h = 1e-6;
+    const auto f_at = [&](double v) { return c.forward(Tensor::scalar(v, DType::f64)).item(); };
+    CHECK(gv[5] == Approx((f_at(regular + h) - f_at(regular - h)) / (2 * h)).epsilon(1e-6));
+    gv[5] = 0;
+    CHECK(all_exact_zeros(Variable(Tensor::from_values({17}, gv, DType::f64))));
+    if (c.second && g[0].requires_grad()) {  // (a linear op's gradient is a constant)
+      const auto h2 = tg::grad({tg::sum(g[0])}, {x});
+      auto hv = h2[0].defined() ? h2[0].value().to_vector() : std::vector<double>(17, 0.0);
+      hv[5] = 0;
+      CHECK(all_exact_zeros(Variable(Tensor::from_values({17}, hv, DType::f64))));
+    }
+    tg::tape().clear();
+  }
+}
+
+// The issue's three cases, and the binary ops' own singular points.
+TEST_CASE("where: x log x at 0, sqrt below 0, 1/x and x^0.5 at 0 give zero gradients", "[ops][where]") {
+  using Fn = Variable (*)(const Variable&);
+  struct Case {
+    const char* name;
+    Fn f;
+    double singular;
+  };
+  const Case cases[] = {
+      {"log(x)", [](const Variable& x) { return tg::log(x); }, 0.0},
+      {"x log(x)", [](const Variable& x) { return x * tg::log(x); }, 0.0},
+      {"sqrt(x)", [](const Variable& x) { return tg::sqrt(x); }, -1.0},
+      {"1 / x", [](const Variable& x) { return 1.0 / x; }, 0.0},
+      {"x / x", [](const Variable& x) { return x / x; }, 0.0},
+      {"pow(x, 0.5)", [](const Variable& x) { return tg::pow(x, 0.5); }, 0.0},
+      {"pow(x, x)", [](const Variable& x) { return tg::pow(x, x); }, 0.0},
+      {"pow(2, -1/x)", [](const Variable& x) { return tg::pow(x * 0.0 + 2.0, -1.0 / x); }, 0.0},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    tg::tape().clear();
+    const Variable x(Tensor::from_values({3}, {c.singular, 2.0, c.singular}, DType::f64), true);
+    const Variable m(Tensor::from_values({3}, {0, 1, 0}, DType::f64));
+    const Variable y = tg::sum(tg::where(m, c.f(x), Variable(Tensor::scalar(0, DType::f64))));
+    tg::backward(y);
+    const auto gx = x.grad().value().to_vector();
+    CHECK(gx[0] == 0);
+    CHECK(gx[2] == 0);
+    CHECK(std::isfinite(gx[1]));
+  }
 }
 
 TEST_CASE("clamp: gradcheck away from the limits, 0 outside them, 1 inside", "[ops][clamp]") {
@@ -697,6 +783,69 @@ TEST_CASE("mse_loss", "[ops][loss]") {
       check_grads([red](const Vars& v) { return tg::mse_loss(v[0], v[1], red); },
                   {Variable(x, true), Variable(y, true)});
   }
+}
+
+TEST_CASE("l1_loss and huber_loss", "[ops][loss]") {
+  Rand r(41);
+  for (const Shape& s : {Shape{7}, Shape{17}, Shape{3, 11}}) {
+    const Tensor y = r.uniform(s, -2, 2);
+    // Away from the kinks: d = 0 (both) and |d| = delta (huber).
+    Tensor x = r.uniform(s, -2, 2);
+    x = away_from(x, y.to_vector(), 0.05);
+    {
+      const Tensor d = x - y;
+      Tensor xs = x.clone();
+      for (std::int64_t i = 0; i < xs.numel(); ++i) {
+        const double di = d.data<double>()[i];
+        if (std::abs(std::abs(di) - 0.7) < 0.05) xs.data<double>()[i] += 0.12;
+      }
+      x = xs;
+    }
+    const Variable yv(y);
+    for (auto red : {tg::Reduction::mean, tg::Reduction::sum, tg::Reduction::none}) {
+      check_grads([&](const Vars& v) { return tg::l1_loss(v[0], yv, red); }, {Variable(x, true)});
+      check_grads([&](const Vars& v) { return tg::huber_loss(v[0], yv, red, 0.7); }, {Variable(x, true)});
+    }
+    // Values against the definitions.
+    const auto xv = x.to_vector(), tv = y.to_vector();
+    const auto h = tg::huber_loss(Variable(x), yv, tg::Reduction::none, 0.7).value().to_vector();
+    const auto l = tg::l1_loss(Variable(x), yv, tg::Reduction::none).value().to_vector();
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+      const double d = xv[i] - tv[i];
+      CHECK(l[i] == Approx(std::abs(d)));
+      CHECK(h[i] == Approx(std::abs(d) < 0.7 ? 0.5 * d * d : 0.7 * (std::abs(d) - 0.35)));
+    }
+  }
+  CHECK_THROWS_AS(tg::huber_loss(Variable(Tensor::ones({2}, DType::f64)), Variable(Tensor::ones({2}, DType::f64)),
+                                 tg::Reduction::mean, 0.0),
+                  tg::ValueError);
+}
+
+TEST_CASE("masked_fill and stack", "[ops][shape]") {
+  Rand r(42);
+  const Tensor m = tg::gt(r.uniform({3, 5}, 0, 1), Tensor::scalar(0.5, DType::f64));
+  const Tensor x = r.uniform({3, 5}, -2, 2);
+  const auto filled = tg::masked_fill(Variable(x), Variable(m), -7.0).value().to_vector();
+  const auto mv = m.to_vector(), xv = x.to_vector();
+  for (std::size_t i = 0; i < xv.size(); ++i) CHECK(filled[i] == (mv[i] != 0 ? -7.0 : xv[i]));
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(m), -7.0); }, {Variable(x, true)});
+  // The mask broadcasts, like where's.
+  const Tensor row = tg::gt(r.uniform({5}, 0, 1), Tensor::scalar(0.5, DType::f64));
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(row), 1.0); }, {Variable(x, true)});
+
+  const Tensor a = r.uniform({2, 7}, -1, 1), b = r.uniform({2, 7}, -1, 1), c = r.uniform({2, 7}, -1, 1);
+  for (std::int64_t axis : {0, 1, 2, -1}) {
+    INFO("axis " << axis);
+    const Variable s = tg::stack({Variable(a), Variable(b), Variable(c)}, axis);
+    const std::int64_t ax = axis < 0 ? axis + 3 : axis;
+    Shape want = {2, 7};
+    want.insert(want.begin() + ax, 3);
+    CHECK(s.shape() == want);
+    CHECK(same_values(tg::slice(s, ax, 1, 2).value().reshape({2, 7}), b));
+    check_grads([axis](const Vars& v) { return tg::stack(v, axis); },
+                {Variable(a, true), Variable(b, true), Variable(c, true)});
+  }
+  CHECK_THROWS_AS(tg::stack({Variable(a), Variable(Tensor::ones({7, 2}, DType::f64))}), tg::ShapeError);
 }
 
 TEST_CASE("loss shape mismatches raise ShapeError", "[ops][loss]") {

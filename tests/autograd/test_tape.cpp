@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/engine.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 
@@ -65,6 +66,35 @@ TEST_CASE("backward through a released tape raises, naming the op", "[tape]") {
   tg::backward(tg::sum(e));
   const Variable z = tg::sum(e * 2.0);
   CHECK_THROWS_WITH(tg::backward(z), Contains("'exp'") && Contains("released"));
+}
+
+TEST_CASE("grad() w.r.t. an intermediate of a released tape raises like backward", "[tape]") {
+  Fresh fresh;
+  const Variable x = vec({1, 2}, true);
+  const Variable e = tg::exp(x);
+  tg::backward(tg::sum(e));  // releases the tape that recorded e
+  const Variable y = tg::sum(x * 2.0);
+  CHECK_THROWS_AS(tg::grad({y}, {e}), tg::AutogradError);
+  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}),
+                    Contains("inputs[0]") && Contains("'exp'") && Contains("earlier backward"));
+}
+
+TEST_CASE("after tape().clear() the errors say the tape was cleared", "[tape]") {
+  Fresh fresh;
+  const Variable x = vec({1, 2}, true);
+  const Variable y = tg::sum(tg::exp(x));
+  tg::tape().clear();
+  CHECK_THROWS_WITH(tg::backward(y), Contains("'sum'") && Contains("tape().clear()") &&
+                                         !Contains("earlier backward"));
+  const Variable e = tg::exp(x);
+  tg::tape().clear();
+  CHECK_THROWS_WITH(tg::backward(tg::sum(e * 2.0)), Contains("'exp'") && Contains("tape().clear()"));
+  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}), Contains("'exp'") && Contains("tape().clear()"));
+  // A backward after the clears: its own release is reported as a backward again.
+  const Variable z = tg::sum(x * 3.0);
+  tg::backward(z);
+  CHECK_THROWS_WITH(tg::backward(z), Contains("earlier backward"));
+  CHECK_THROWS_WITH(tg::backward(y), Contains("tape().clear()"));  // still told apart
 }
 
 TEST_CASE("a leaf used twice accumulates, zero_grad resets, detach stops gradients", "[tape]") {
@@ -463,10 +493,88 @@ TEST_CASE("the tape prints one line a node and exports DOT", "[tape][print]") {
   std::size_t edges = 0;
   for (std::size_t p = dot.find("->"); p != std::string::npos; p = dot.find("->", p + 2)) ++edges;
   CHECK(edges == 5);  // x, W, b -> linear -> softplus -> sum
-  CHECK_THAT(dot, Contains("n0 -> n1") && Contains("n1 -> n2") && Contains("W\\n(2, 3)") &&
+  CHECK_THAT(dot, Contains("n0 -> n1;") && Contains("n1 -> n2;") && Contains("W\\n(2, 3)") &&
                       Contains("linear"));
+  // linear has three inputs: its edges say which slot each feeds.
+  CHECK_THAT(dot, Contains("c0_0 -> n0 [label=\"0\"]") && Contains("leaf0 -> n0 [label=\"1\"]") &&
+                      Contains("leaf1 -> n0 [label=\"2\"]"));
+  // A one-element constant shows its value.
+  const Variable scaled = loss * 0.25;
+  CHECK_THAT(tg::tape().to_dot(), Contains("label=\"0.25\\n()\"") && Contains("[label=\"1\"]"));
   tg::backward(loss);
   CHECK(tg::tape().to_string().empty());
+}
+
+// --- hooks, retain_grad, the step-through engine -----------------------------------------------
+
+TEST_CASE("retain_grad keeps an intermediate's gradient; hooks see and may replace gradients",
+          "[tape][hooks]") {
+  Fresh fresh;
+  const Variable x = vec({1, 2, 3}, true);
+  Variable h = x * x;  // dh/dx = 2x
+  h.retain_grad();
+  std::vector<double> seen;
+  h.register_hook([&](const Variable& g) {
+    seen = g.value().to_vector();
+    return Variable();  // keep it
+  });
+  const Variable y = tg::sum(h * 3.0);
+  tg::backward(y);
+  CHECK(seen == std::vector<double>{3, 3, 3});
+  CHECK(grad_of(h) == std::vector<double>{3, 3, 3});  // like a leaf's
+  CHECK(grad_of(x) == std::vector<double>{6, 12, 18});
+
+  // A hook that doubles the gradient flowing on, on an intermediate and on a leaf.
+  Variable a = vec({1, 2}, true);
+  a.register_hook([](const Variable& g) { return g * 10.0; });  // runs once, on the total
+  Variable e = a * a + a;
+  e.register_hook([](const Variable& g) { return g * 2.0; });
+  tg::backward(tg::sum(e));
+  CHECK(grad_of(a) == std::vector<double>{60, 100});  // 10 * 2 * (2a + 1)
+  CHECK_FALSE(e.grad().defined());                   // not retained
+
+  // grad() runs hooks too, and leaves .grad alone.
+  Variable b = vec({1, 2}, true);
+  int calls = 0;
+  b.register_hook([&](const Variable&) {
+    ++calls;
+    return Variable();
+  });
+  const auto g = tg::grad({tg::sum(b * b)}, {b});
+  CHECK(calls == 1);
+  CHECK(g[0].value().to_vector() == std::vector<double>{2, 4});
+  CHECK_FALSE(b.grad().defined());
+  Variable c = vec({1});
+  CHECK_THROWS_WITH(c.register_hook([](const Variable& v) { return v; }),
+                    Contains("does not require a gradient"));
+}
+
+TEST_CASE("BackwardPass: seed, step, deliver, one node at a time", "[tape][step]") {
+  Fresh fresh;
+  Variable x = vec({1, 2}, true);
+  x.set_name("x");
+  const Variable y = tg::sum(tg::exp(x) * 2.0);  // nodes: exp #0, mul #1, sum #2
+  tg::BackwardPass pass({y}, {scalar(1.0)});
+  CHECK(pass.next() == 2);
+  std::vector<std::string> ops;
+  std::vector<std::vector<double>> incoming;
+  while (!pass.done()) {
+    const auto& s = pass.step();
+    ops.push_back(s.op);
+    incoming.push_back(s.grad_out.value().to_vector());
+  }
+  CHECK(ops == std::vector<std::string>{"sum", "mul", "exp"});
+  CHECK(incoming[0] == std::vector<double>{1});
+  CHECK(incoming[1] == std::vector<double>{1, 1});
+  CHECK(incoming[2] == std::vector<double>{2, 2});
+  CHECK_FALSE(x.grad().defined());  // nothing reaches .grad before deliver
+  CHECK(tg::tape().size() == 3);
+  pass.deliver();
+  CHECK(grad_of(x)[0] == Approx(2 * std::exp(1.0)));
+  CHECK(grad_of(x)[1] == Approx(2 * std::exp(2.0)));
+  CHECK(tg::tape().size() == 0);  // released, as backward would
+  CHECK_THROWS_AS(pass.step(), tg::AutogradError);
+  CHECK_THROWS_AS(pass.deliver(), tg::AutogradError);
 }
 
 }  // namespace
