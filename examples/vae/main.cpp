@@ -9,14 +9,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <vector>
 
 #include "examples/vae/data.hpp"
 #include "examples/vae/figures.hpp"
+#include "examples/vae/load.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
 #include "nn/checkpoint.hpp"
@@ -40,21 +44,46 @@ struct TrainFlags {
   int threads = 0;
 };
 
-// CLI11's PositiveNumber and NonNegativeNumber report "Value 0 not in range 0.000000 to 17976...";
-// these say what is wrong in words. A failed check is a usage error (exit 2).
-CLI::Validator number_check(bool allow_zero) {
+// Every numeric flag has a range, and a value outside it is a usage error (exit 2) that names the flag
+// (CLI11 prefixes it) and the range: "--threads: must be an integer in 0..256, got 10000". CLI11's own
+// PositiveNumber and Range accept "inf" and "nan" and word their message as "Value 0 not in range ...".
+CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
   return CLI::Validator(
-      [allow_zero](std::string& v) -> std::string {
-        double x = 0;
-        if (!CLI::detail::lexical_cast(v, x)) return fmt::format("'{}' is not a number", v);
-        if (x < 0 || (x == 0 && !allow_zero))
-          return fmt::format("must be {}, got {}", allow_zero ? "zero or more" : "positive", v);
+      [lo, hi](std::string& v) -> std::string {
+        std::int64_t x = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
+          return fmt::format("must be an integer in {}..{}, got '{}'", lo, hi, v);
         return {};
       },
-      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+      fmt::format("INT in {}..{}", lo, hi));
 }
-const CLI::Validator kPositive = number_check(false);
-const CLI::Validator kNonNegative = number_check(true);
+// A finite real in [lo, hi], or in (lo, hi] when lo_open.
+CLI::Validator real_range(double lo, double hi, bool lo_open = false) {
+  const std::string range = lo_open ? fmt::format("> {} and <= {}", lo, hi) : fmt::format("in {}..{}", lo, hi);
+  return CLI::Validator(
+      [lo, hi, lo_open, range](std::string& v) -> std::string {
+        double x = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < lo || x > hi ||
+            (lo_open && x == lo))
+          return fmt::format("must be a finite number {}, got '{}'", range, v);
+        return {};
+      },
+      "NUMBER " + range);
+}
+const CLI::Validator kSeed(
+    [](std::string& v) -> std::string {
+      std::uint64_t x = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || end != v.data() + v.size())
+        return fmt::format("must be an integer in 0..18446744073709551615, got '{}'", v);
+      return {};
+    },
+    "");
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
+const CLI::Validator kThreads = int_range(0, kMaxThreads);
 
 // The value must be one the parser accepts: the parser's own message (which names the choices)
 // becomes a usage error, so the list of choices lives in one place.
@@ -80,24 +109,24 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
   if (with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
-    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
+    cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str()->check(real_range(0, 1e6));
   }
-  cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(kPositive);
-  cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
-  cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(kPositive);
-  cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--threads", f.threads, "worker threads (default: TG_NUM_THREADS or all cores)")->check(kNonNegative);
+  cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(int_range(1, 100000));
+  cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(int_range(1, 1 << 20));
+  cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(real_range(0, 10, true));
+  cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kSeed);
+  cmd->add_option("--threads", f.threads, "worker threads (default: TG_NUM_THREADS or all cores)")->check(kThreads);
   cmd->add_option("--out", f.out, with_model ? "output folder (default: runs/<model>-<date-time>)"
                                               : "output folder (default: runs/compare-<date-time>)");
   cmd->add_option("--binarize", f.binarize, "none | dynamic | static")->capture_default_str()->check(kBinarize);
   cmd->add_option("--likelihood", f.likelihood, "bernoulli | continuous-bernoulli")->capture_default_str()->check(kLikelihoods);
-  cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(kPositive);
-  cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
-  cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(int_range(1, 100000));
+  cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(int_range(1, 10000));
+  cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(real_range(0, 1e6));
   cmd->add_option("--kl-warmup", f.kl_warmup, "epochs over which the KL weight rises from 0 to --beta")
-      ->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--limit", f.limit, "use only the first N training images (quick runs)")->check(kNonNegative);
-  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(kNonNegative);
+      ->capture_default_str()->check(real_range(0, 1e6));
+  cmd->add_option("--limit", f.limit, "use only the first N training images (quick runs)")->check(int_range(0, kMaxCount));
+  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(int_range(0, kMaxCount));
 }
 
 std::string timestamp() {
@@ -186,10 +215,7 @@ int run_train(const TrainFlags& f) {
 }
 
 // A model rebuilt from a checkpoint's metadata, with its weights.
-struct Loaded {
-  std::unique_ptr<vae::Model> model;
-  std::map<std::string, std::string> meta;
-};
+using Loaded = vae::LoadedModel;
 
 Loaded load_model(const std::string& checkpoint) {
   if (!fs::exists(checkpoint))
@@ -199,13 +225,8 @@ Loaded load_model(const std::string& checkpoint) {
   if (fs::is_directory(checkpoint))
     throw tg::Error(fmt::format("{} is a folder; --checkpoint wants a file, e.g. {}", checkpoint,
                                 (fs::path(checkpoint) / "model.safetensors").string()));
-  auto file = tg::nn::load_safetensors(checkpoint);  // read once: the metadata says what to build
-  Loaded l;
-  l.meta = file.metadata;
-  l.model = std::make_unique<vae::Model>(vae::Config::from_metadata(file.metadata, checkpoint), nullptr);
-  tg::nn::load_checkpoint(std::move(file), checkpoint, *l.model);
-  l.model->eval();
-  return l;
+  // Read once: the metadata says what to build, checked against the tensors before anything is built.
+  return vae::load_model(tg::nn::load_safetensors(checkpoint), checkpoint);
 }
 
 std::string meta_or(const std::map<std::string, std::string>& m, const std::string& key, const std::string& fallback) {
@@ -250,37 +271,48 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors written by `vae train`")->required();
   eval_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
   eval_cmd->add_option("--iw-samples", iw_samples, "samples K of the importance-weighted bound (0: skip it)")
-      ->capture_default_str()->check(kNonNegative);
+      ->capture_default_str()->check(int_range(0, 1000000));
   eval_cmd->add_option("--binarize", binarize, "none | dynamic | static (default: as trained)")->check(kBinarize);
-  eval_cmd->add_option("--limit-test", limit_test, "use only the first N test images")->check(kNonNegative);
-  eval_cmd->add_option("--seed", seed, "seed for the z samples")->capture_default_str()->check(kNonNegative);
-  eval_cmd->add_option("--threads", threads, "worker threads")->check(kNonNegative);
+  eval_cmd->add_option("--limit-test", limit_test, "use only the first N test images")->check(int_range(0, kMaxCount));
+  eval_cmd->add_option("--seed", seed, "seed for the z samples")->capture_default_str()->check(kSeed);
+  eval_cmd->add_option("--threads", threads, "worker threads")->check(kThreads);
   eval_cmd->add_flag("--json", json, "print one line of JSON");
 
   auto* sample_cmd = app.add_subcommand("sample", "decode samples z ~ N(0, I) into a PNG grid");
   sample_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
-  sample_cmd->add_option("--n", n, "how many samples")->capture_default_str()->check(CLI::Range(1, 4096));
-  sample_cmd->add_option("--digit", digit, "cvae: the digit to draw")->check(CLI::Range(0, 9));
-  sample_cmd->add_option("--seed", seed, "seed")->capture_default_str()->check(kNonNegative);
+  sample_cmd->add_option("--n", n, "how many samples")->capture_default_str()->check(int_range(1, 4096));
+  sample_cmd->add_option("--digit", digit, "cvae: the digit to draw")->check(int_range(0, 9));
+  sample_cmd->add_option("--seed", seed, "seed")->capture_default_str()->check(kSeed);
   sample_cmd->add_option("--out", out, "PNG file (default: samples.png beside the checkpoint)");
 
   auto* interp_cmd = app.add_subcommand("interpolate", "decode the line between two test images' codes");
   interp_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
-  interp_cmd->add_option("--from", from, "index of the first test image")->required()->check(kNonNegative);
-  interp_cmd->add_option("--to", to, "index of the second test image")->required()->check(kNonNegative);
-  interp_cmd->add_option("--steps", steps, "points along the line")->capture_default_str()->check(CLI::Range(2, 100));
+  interp_cmd->add_option("--from", from, "index of the first test image")->required()->check(int_range(0, kMaxCount));
+  interp_cmd->add_option("--to", to, "index of the second test image")->required()->check(int_range(0, kMaxCount));
+  interp_cmd->add_option("--steps", steps, "points along the line")->capture_default_str()->check(int_range(2, 100));
   interp_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
   interp_cmd->add_option("--out", out, "PNG file (default: interpolation-<from>-<to>.png beside the checkpoint)");
 
   int grid = 20;
   auto* manifold_cmd = app.add_subcommand("manifold", "latent-2 models: decodings over a quantile grid");
   manifold_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors trained with --latent 2")->required();
-  manifold_cmd->add_option("--n", grid, "grid size")->capture_default_str()->check(CLI::Range(2, 100));
+  manifold_cmd->add_option("--n", grid, "grid size")->capture_default_str()->check(int_range(2, 100));
   manifold_cmd->add_option("--out", out, "PNG file (default: manifold.png beside the checkpoint)");
 
   TrainFlags compare_flags;
   auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
   add_train_flags(compare_cmd, compare_flags, false);
+
+  // CLI11 says "A subcommand is required" for `vae trian`: name the unknown command instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(c->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::cerr << fmt::format("error: unknown command '{}'; the commands are {}\n(run `vae --help`)\n", argv[1],
+                               fmt::join(names, ", "));
+      return 2;
+    }
+  }
 
   try {
     app.parse(argc, argv);
