@@ -58,9 +58,12 @@ CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
       },
       fmt::format("INT in {}..{}", lo, hi));
 }
-// A finite real in [lo, hi], or in (lo, hi] when lo_open.
+// A finite real in [lo, hi], or in (lo, hi] when lo_open (no upper bound when hi is the largest double).
 CLI::Validator real_range(double lo, double hi, bool lo_open = false) {
-  const std::string range = lo_open ? fmt::format("> {} and <= {}", lo, hi) : fmt::format("in {}..{}", lo, hi);
+  const bool unbounded = hi == std::numeric_limits<double>::max();
+  const std::string range = unbounded ? fmt::format("{} {}", lo_open ? ">" : ">=", lo)
+                            : lo_open ? fmt::format("> {} and <= {}", lo, hi)
+                                      : fmt::format("in {}..{}", lo, hi);
   return CLI::Validator(
       [lo, hi, lo_open, range](std::string& v) -> std::string {
         double x = 0;
@@ -81,6 +84,9 @@ const CLI::Validator kSeed(
       return {};
     },
     "");
+// For flags without a natural upper bound.
+const CLI::Validator kPositive = real_range(0, std::numeric_limits<double>::max(), true);
+const CLI::Validator kNonNegative = real_range(0, std::numeric_limits<double>::max());
 constexpr std::int64_t kMaxThreads = 256;
 constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
 const CLI::Validator kThreads = int_range(0, kMaxThreads);
