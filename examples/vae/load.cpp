@@ -40,7 +40,7 @@ void check_run_metadata(const std::map<std::string, std::string>& meta, const st
 void check_parameters(const Config& config, const tg::nn::SafetensorsFile& file, const std::string& path) {
   std::map<std::string, const tg::Tensor*> have;
   for (const auto& [name, t] : file.tensors)
-    if (!name.starts_with("optim.")) have[name] = &t;
+    if (!name.starts_with("optim.state.")) have[name] = &t;  // what load_checkpoint takes for parameters
   std::vector<std::string> problems;
   for (const auto& [name, shape] : config.parameter_shapes()) {
     const auto it = have.find(name);

@@ -169,10 +169,12 @@ TEST_CASE("F3: metadata that the tensors contradict is refused before the model 
     auto file = tg::nn::parse_safetensors(checkpoint_bytes(), "m");
     file.tensors.erase(file.tensors.begin());
     file.tensors.emplace_back("fc9.weight", tg::Tensor::zeros({2}));
+    file.tensors.emplace_back("optim.x", tg::Tensor::zeros({1}));  // not optimizer state: a stray tensor
     const std::string msg = format_error([&] { vae::load_model(file, "m"); });
     INFO(msg);
     CHECK(contains(msg, "is missing"));
     CHECK(contains(msg, "fc9.weight (2,) is not a parameter of this model"));
+    CHECK(contains(msg, "optim.x (1,) is not a parameter of this model"));
     auto f64 = tg::nn::parse_safetensors(checkpoint_bytes(), "m");
     f64.tensors[0].second = f64.tensors[0].second.to(tg::DType::f64);
     CHECK(contains(format_error([&] { vae::load_model(f64, "m"); }), "is f64, not f32"));
