@@ -50,7 +50,7 @@ Variable ContinuousBernoulli::probs() const {
 // Taylor); cut: lambda outside the window, lims.first inside it (the closed forms are evaluated
 // there harmlessly).
 ContinuousBernoulli::Window ContinuousBernoulli::window() const {
-  const auto [lo, hi] = lims_;
+  const double lo = lims_.first, hi = lims_.second;  // not a structured binding: clang 14 cannot capture one
   Variable p = probs();
   Tensor outside = mask_of(p.value(), [lo, hi](double v) { return v <= lo || v > hi; });
   Variable cut = where(outside, p, lo);

@@ -225,10 +225,12 @@ Tensor parse_npy(const std::string& bytes, const std::string& file) {
   if (h.fortran_order)
     throw FormatError(file, header_start, "the array is in Fortran order; only C order is supported "
                                           "(np.save(np.ascontiguousarray(a)))");
-  std::uint64_t numel = 1, nbytes = 0;
-  for (auto d : h.shape)
-    if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(d), &numel))
-      throw FormatError(file, header_start, fmt::format("shape {} overflows", py_tuple(h.shape)));
+  // The element count must fit int64 even when a size is 0: (2^32, 2^31, 0) is not a shape a tensor has.
+  const auto count = checked_numel(h.shape);
+  if (!count)
+    throw FormatError(file, header_start, fmt::format("shape {} overflows (more than 2^63 - 1 elements)", py_tuple(h.shape)));
+  const auto numel = static_cast<std::uint64_t>(*count);
+  std::uint64_t nbytes = 0;
   const std::uint64_t data_start = header_start + hlen;
   const std::uint64_t have = size - data_start;
   if (__builtin_mul_overflow(numel, dtype_size(dtype), &nbytes) || nbytes > have)

@@ -308,7 +308,8 @@ double clip_grad_norm(const std::vector<Variable>& params, double max_norm, doub
   const bool inf = std::isinf(norm_type);
   // total = || (||g_1||_p, ..., ||g_n||_p) ||_p, accumulated in double.
   std::vector<double> norms;
-  for (const auto& [_, g] : grads) {
+  for (const auto& entry : grads) {
+    const Tensor& g = entry.second;  // not a structured binding: clang 14 cannot capture one in a lambda
     double acc = 0;
     visit_dtype(g.dtype(), [&]<class T>() {
       const T* d = g.data<T>();

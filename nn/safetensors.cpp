@@ -5,6 +5,7 @@
 // to numel * dtype size) and a few stricter ones (duplicate names, unknown fields), and says where.
 #include "nn/safetensors.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <set>
@@ -76,14 +77,6 @@ std::string length_prefix(std::uint64_t n) {
   return out;
 }
 
-struct Entry {
-  std::string name;
-  DType dtype;
-  Shape shape;
-  std::uint64_t begin, end;
-  std::uint64_t where;  // file offset of the entry's key in the header, for messages
-};
-
 }  // namespace
 
 std::string safetensors_bytes(const std::vector<std::pair<std::string, Tensor>>& tensors,
@@ -107,42 +100,33 @@ void save_safetensors(const std::string& path,
   file.commit();
 }
 
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& file) {
-  const std::uint64_t size = bytes.size();
-  if (size < 8)
-    throw FormatError(file, 0, fmt::format("not a safetensors file: {} bytes, too short for the 8-byte header length", size));
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-  if (n > max_header_size)
-    throw FormatError(file, 0, fmt::format("header length {} is larger than the 100 MB limit (not a safetensors file?)", n));
-  if (n > size - 8)
-    throw FormatError(file, 0, fmt::format("header length {} runs past the end of the file ({} bytes: truncated?)", n, size));
-  const std::string_view header(bytes.data() + 8, n);
-  const std::uint64_t data_start = 8 + n;
-  const std::uint64_t data_size = size - data_start;
-  if (header.empty() || header.front() != '{') throw FormatError(file, 8, "the header is not a JSON object (does not start with '{')");
+// The reader, in the order it runs: the length prefix, the JSON, each entry (dtype, shape, offsets),
+// the tiling of the data section, and only then the copy into tensors. Each part throws FormatError with
+// the file, the byte offset and what is wrong; nothing is allocated from a size the file cannot hold.
+namespace {
 
-  // Parse, noting duplicate top-level keys (JSON allows them; a safetensors header must not have them).
-  std::set<std::string> seen;
-  std::string duplicate;
-  Json json;
-  try {
-    json = Json::parse(header.begin(), header.end(),
-                       [&](int depth, Json::parse_event_t event, Json& parsed) {
-                         if (depth == 1 && event == Json::parse_event_t::key && duplicate.empty() &&
-                             !seen.insert(parsed.get<std::string>()).second)
-                           duplicate = parsed.get<std::string>();
-                         return true;
-                       });
-  } catch (const Json::parse_error& e) {
-    const std::uint64_t pos = e.byte > 0 ? e.byte - 1 : 0;
-    throw FormatError(file, 8 + pos, fmt::format("invalid JSON in the header: {}", e.what()));
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+  std::uint64_t where;  // file offset of the entry's key in the header, for messages
+};
+
+// The whole file as the parts see it.
+struct Reader {
+  const std::string& bytes;
+  const std::string& file;
+  std::string_view header;      // the JSON text
+  std::uint64_t data_start = 0;  // file offset of the data section
+  std::uint64_t data_size = 0;
+
+  [[noreturn]] void fail(std::uint64_t offset, const std::string& message) const {
+    throw FormatError(file, offset, message);
   }
-  if (!json.is_object()) throw FormatError(file, 8, "the header is not a JSON object");
-  if (!duplicate.empty()) throw FormatError(file, 8, fmt::format("the header names '{}' twice", duplicate));
 
   // Where a key appears in the header, for messages (the header start when not found verbatim).
-  const auto where = [&](const std::string& key) -> std::uint64_t {
+  std::uint64_t where(const std::string& key) const {
     std::string quoted;
     try {
       quoted = Json(key).dump();
@@ -151,76 +135,142 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& f
     }
     const auto pos = header.find(quoted);
     return pos == std::string_view::npos ? 8 : 8 + pos;
-  };
-
-  SafetensorsFile out;
-  std::vector<Entry> entries;
-  for (const auto& [name, info] : json.items()) {
-    const std::uint64_t at = where(name);
-    if (name == "__metadata__") {
-      if (!info.is_object()) throw FormatError(file, at, "'__metadata__' is not a map of strings to strings");
-      for (const auto& [k, v] : info.items()) {
-        if (!v.is_string())
-          throw FormatError(file, at, fmt::format("'__metadata__' is not a map of strings to strings: '{}' is {}", k, v.dump()));
-        out.metadata[k] = v.get<std::string>();
-      }
-      continue;
-    }
-    if (!info.is_object()) throw FormatError(file, at, fmt::format("tensor '{}': its entry is not an object", name));
-    for (const auto& [field, _] : info.items())
-      if (field != "dtype" && field != "shape" && field != "data_offsets")
-        throw FormatError(file, at, fmt::format("tensor '{}': unknown field '{}'", name, field));
-    Entry e{name, DType::f32, {}, 0, 0, at};
-    // dtype
-    if (!info.contains("dtype")) throw FormatError(file, at, fmt::format("tensor '{}': no dtype", name));
-    const Json& dt = info["dtype"];
-    if (!dt.is_string()) throw FormatError(file, at, fmt::format("tensor '{}': dtype {} is not a string", name, dt.dump()));
-    const std::string tag = dt.get<std::string>();
-    if (tag == "F32") {
-      e.dtype = DType::f32;
-    } else if (tag == "F64") {
-      e.dtype = DType::f64;
-    } else {
-      bool known = false;
-      for (const auto& k : known_dtypes) known = known || tag == k.name;
-      throw FormatError(file, at, known ? fmt::format("tensor '{}': dtype {} is not supported (tapegrad reads F32 and F64)", name, tag)
-                     : fmt::format("tensor '{}': unknown dtype '{}'", name, tag));
-    }
-    // shape
-    if (!info.contains("shape")) throw FormatError(file, at, fmt::format("tensor '{}': no shape", name));
-    const Json& sh = info["shape"];
-    if (!sh.is_array()) throw FormatError(file, at, fmt::format("tensor '{}': shape {} is not a list", name, sh.dump()));
-    std::uint64_t numel = 1;
-    for (const auto& d : sh) {
-      if (!d.is_number_unsigned())
-        throw FormatError(file, at, fmt::format("tensor '{}': shape {} is not a list of non-negative integers", name, sh.dump()));
-      const auto v = d.get<std::uint64_t>();
-      if (v > static_cast<std::uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, v, &numel))
-        throw FormatError(file, at, fmt::format("tensor '{}': shape {} overflows", name, sh.dump()));
-      e.shape.push_back(static_cast<std::int64_t>(v));
-    }
-    // data_offsets
-    if (!info.contains("data_offsets")) throw FormatError(file, at, fmt::format("tensor '{}': no data_offsets", name));
-    const Json& off = info["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      throw FormatError(file, at, fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name, off.dump()));
-    e.begin = off[0].get<std::uint64_t>();
-    e.end = off[1].get<std::uint64_t>();
-    if (e.begin > e.end)
-      throw FormatError(file, at, fmt::format("tensor '{}': data_offsets [{}, {}] has begin > end", name, e.begin, e.end));
-    if (e.end > data_size)
-      throw FormatError(file, at, fmt::format("tensor '{}': data_offsets [{}, {}] run past the data section ({} bytes: "
-                           "truncated?)",
-                           name, e.begin, e.end, data_size));
-    std::uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(numel, dtype_size(e.dtype), &nbytes) || nbytes != e.end - e.begin)
-      throw FormatError(file, at, fmt::format("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}",
-                           name, sh.dump(), tag, numel * dtype_size(e.dtype), e.begin, e.end,
-                           e.end - e.begin));
-    entries.push_back(std::move(e));
   }
+};
 
-  // The tensors, ordered by offset, must tile the data section exactly: no gaps, no overlaps.
+// The 8-byte little-endian header length, checked against the reference's limit and the file's size.
+void read_length_prefix(Reader& r) {
+  const std::uint64_t size = r.bytes.size();
+  if (size < 8)
+    r.fail(0, fmt::format("not a safetensors file: {} bytes, too short for the 8-byte header length", size));
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(r.bytes[static_cast<std::size_t>(i)]);
+  if (n > max_header_size)
+    r.fail(0, fmt::format("header length {} is larger than the 100 MB limit (not a safetensors file?)", n));
+  if (n > size - 8)
+    r.fail(0, fmt::format("header length {} runs past the end of the file ({} bytes: truncated?)", n, size));
+  r.header = std::string_view(r.bytes.data() + 8, n);
+  r.data_start = 8 + n;
+  r.data_size = size - r.data_start;
+  if (r.header.empty() || r.header.front() != '{')
+    r.fail(8, "the header is not a JSON object (does not start with '{')");
+}
+
+// Parses the header, noting duplicate top-level keys (JSON allows them; a safetensors header must not
+// have them). Every nlohmann exception becomes a FormatError: a syntax error at its byte, a number too
+// large for a double (1e400) at the number.
+Json parse_header_json(const Reader& r) {
+  std::set<std::string> seen;
+  std::string duplicate;
+  Json json;
+  try {
+    json = Json::parse(r.header.begin(), r.header.end(),
+                       [&](int depth, Json::parse_event_t event, Json& parsed) {
+                         if (depth == 1 && event == Json::parse_event_t::key && duplicate.empty() &&
+                             !seen.insert(parsed.get<std::string>()).second)
+                           duplicate = parsed.get<std::string>();
+                         return true;
+                       });
+  } catch (const Json::parse_error& e) {
+    const std::uint64_t pos = e.byte > 0 ? e.byte - 1 : 0;
+    r.fail(8 + pos, fmt::format("invalid JSON in the header: {}", e.what()));
+  } catch (const Json::out_of_range& e) {
+    // "number overflow parsing '1e400'": point at the number when it can be found.
+    const std::string what = e.what();
+    const auto open = what.find('\''), close = what.rfind('\'');
+    std::uint64_t at = 8;
+    if (open != std::string::npos && close > open + 1) {
+      const auto pos = r.header.find(std::string_view(what).substr(open + 1, close - open - 1));
+      if (pos != std::string_view::npos) at = 8 + pos;
+    }
+    r.fail(at, fmt::format("a number in the header is out of range (safetensors numbers are integers below "
+                           "2^64): {}",
+                           what));
+  } catch (const Json::exception& e) {
+    r.fail(8, fmt::format("the header cannot be read as JSON: {}", e.what()));
+  }
+  if (!json.is_object()) r.fail(8, "the header is not a JSON object");
+  if (!duplicate.empty()) r.fail(8, fmt::format("the header names '{}' twice", duplicate));
+  return json;
+}
+
+void read_metadata(const Reader& r, const Json& info, std::uint64_t at, std::map<std::string, std::string>& out) {
+  if (!info.is_object()) r.fail(at, "'__metadata__' is not a map of strings to strings");
+  for (const auto& [k, v] : info.items()) {
+    if (!v.is_string())
+      r.fail(at, fmt::format("'__metadata__' is not a map of strings to strings: '{}' is {}", k, v.dump()));
+    out[k] = v.get<std::string>();
+  }
+}
+
+DType read_dtype(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
+  if (!info.contains("dtype")) r.fail(at, fmt::format("tensor '{}': no dtype", name));
+  const Json& dt = info["dtype"];
+  if (!dt.is_string()) r.fail(at, fmt::format("tensor '{}': dtype {} is not a string", name, dt.dump()));
+  const std::string tag = dt.get<std::string>();
+  if (tag == "F32") return DType::f32;
+  if (tag == "F64") return DType::f64;
+  bool known = false;
+  for (const auto& k : known_dtypes) known = known || tag == k.name;
+  r.fail(at, known ? fmt::format("tensor '{}': dtype {} is not supported (tapegrad reads F32 and F64)", name, tag)
+                   : fmt::format("tensor '{}': unknown dtype '{}'", name, tag));
+}
+
+// A list of non-negative integers whose product (the element count) fits int64.
+Shape read_shape(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
+  if (!info.contains("shape")) r.fail(at, fmt::format("tensor '{}': no shape", name));
+  const Json& sh = info["shape"];
+  if (!sh.is_array()) r.fail(at, fmt::format("tensor '{}': shape {} is not a list", name, sh.dump()));
+  Shape shape;
+  for (const auto& d : sh) {
+    if (!d.is_number_unsigned())
+      r.fail(at, fmt::format("tensor '{}': shape {} is not a list of non-negative integers", name, sh.dump()));
+    const auto v = d.get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(INT64_MAX))
+      r.fail(at, fmt::format("tensor '{}': shape {} has a size above 2^63 - 1", name, sh.dump()));
+    shape.push_back(static_cast<std::int64_t>(v));
+  }
+  if (!checked_numel(shape))
+    r.fail(at, fmt::format("tensor '{}': shape {} overflows (more than 2^63 - 1 elements)", name, sh.dump()));
+  return shape;
+}
+
+// [begin, end) inside the data section, holding exactly numel * dtype size bytes.
+void read_offsets(const Reader& r, Entry& e, const Json& info) {
+  const std::string& name = e.name;
+  if (!info.contains("data_offsets")) r.fail(e.where, fmt::format("tensor '{}': no data_offsets", name));
+  const Json& off = info["data_offsets"];
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    r.fail(e.where, fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name, off.dump()));
+  e.begin = off[0].get<std::uint64_t>();
+  e.end = off[1].get<std::uint64_t>();
+  if (e.begin > e.end)
+    r.fail(e.where, fmt::format("tensor '{}': data_offsets [{}, {}] has begin > end", name, e.begin, e.end));
+  if (e.end > r.data_size)
+    r.fail(e.where, fmt::format("tensor '{}': data_offsets [{}, {}] run past the data section ({} bytes: truncated?)",
+                                name, e.begin, e.end, r.data_size));
+  const auto numel = static_cast<std::uint64_t>(*checked_numel(e.shape));
+  std::uint64_t nbytes = 0;
+  const bool overflow = __builtin_mul_overflow(numel, dtype_size(e.dtype), &nbytes);
+  if (overflow || nbytes != e.end - e.begin)
+    r.fail(e.where, fmt::format("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", name,
+                                shape_str(e.shape), dtype_tag(e.dtype),
+                                overflow ? std::string("more than 2^64") : std::to_string(nbytes), e.begin, e.end,
+                                e.end - e.begin));
+}
+
+Entry read_entry(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
+  if (!info.is_object()) r.fail(at, fmt::format("tensor '{}': its entry is not an object", name));
+  for (const auto& [field, _] : info.items())
+    if (field != "dtype" && field != "shape" && field != "data_offsets")
+      r.fail(at, fmt::format("tensor '{}': unknown field '{}'", name, field));
+  Entry e{name, read_dtype(r, name, info, at), read_shape(r, name, info, at), 0, 0, at};
+  read_offsets(r, e, info);
+  return e;
+}
+
+// The tensors, ordered by offset, must tile the data section exactly: no gaps, no overlaps.
+void check_tiling(const Reader& r, std::vector<Entry>& entries) {
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -228,22 +278,40 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& f
   const Entry* prev = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < expect)
-      throw FormatError(file, data_start + e.begin, fmt::format("tensor '{}' [{}, {}] overlaps tensor '{}' [{}, {}]", e.name,
-                                             e.begin, e.end, prev->name, prev->begin, prev->end));
+      r.fail(r.data_start + e.begin, fmt::format("tensor '{}' [{}, {}] overlaps tensor '{}' [{}, {}]", e.name, e.begin,
+                                                 e.end, prev->name, prev->begin, prev->end));
     if (e.begin > expect)
-      throw FormatError(file, data_start + expect,
-           fmt::format("the data section has a gap: bytes [{}, {}) belong to no tensor", expect, e.begin));
+      r.fail(r.data_start + expect,
+             fmt::format("the data section has a gap: bytes [{}, {}) belong to no tensor", expect, e.begin));
     expect = e.end;
     prev = &e;
   }
-  if (expect != data_size)
-    throw FormatError(file, data_start + expect, fmt::format("the data section has {} bytes after the last tensor that belong "
-                                          "to no tensor",
-                                          data_size - expect));
+  if (expect != r.data_size)
+    r.fail(r.data_start + expect,
+           fmt::format("the data section has {} bytes after the last tensor that belong to no tensor",
+                       r.data_size - expect));
+}
 
+}  // namespace
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& file) {
+  Reader r{bytes, file, {}};
+  read_length_prefix(r);
+  const Json json = parse_header_json(r);
+  SafetensorsFile out;
+  std::vector<Entry> entries;
+  for (const auto& [name, info] : json.items()) {
+    const std::uint64_t at = r.where(name);
+    if (name == "__metadata__")
+      read_metadata(r, info, at, out.metadata);
+    else
+      entries.push_back(read_entry(r, name, info, at));
+  }
+  check_tiling(r, entries);
+  // Every size is now known to be within the file: allocate and copy.
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
-    if (t.nbytes() > 0) std::memcpy(t.raw_data(), bytes.data() + data_start + e.begin, t.nbytes());
+    if (t.nbytes() > 0) std::memcpy(t.raw_data(), bytes.data() + r.data_start + e.begin, t.nbytes());
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;

@@ -3,9 +3,13 @@
 // ifstream opens a folder without complaint and then throws its own text on the first read).
 #include "tensor/atomic_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <cstdio>
@@ -39,6 +43,45 @@ void sync_dir(const std::string& path) {
   ::close(fd);
   if (rc != 0 && err != EINVAL && err != ENOTSUP)
     throw Error("cannot write " + path + ": fsync of folder " + dir + ": " + error_text(err));
+}
+
+// "<pid>-<8 hex digits>", the tail of a temporary name; the pid, or -1 when `tail` is not one.
+long temp_owner(std::string_view tail) {
+  const auto dash = tail.find('-');
+  if (dash == 0 || dash == std::string_view::npos || tail.size() - dash - 1 != 8) return -1;
+  long pid = 0;
+  for (char c : tail.substr(0, dash)) {
+    if (c < '0' || c > '9' || pid > 100'000'000) return -1;
+    pid = pid * 10 + (c - '0');
+  }
+  for (char c : tail.substr(dash + 1))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return -1;
+  return pid;
+}
+
+// Removes the temporary files of `path` ("<name>.tmp-<pid>-<hex>") that a writer killed before its
+// commit left behind (kill -9, a power cut, an abort). One is removed only when its process no longer
+// exists and no one holds its lock (every writer flocks its temporary file while it is open), so a
+// live writer's file is never touched, even if its pid was reused or lives in another pid namespace.
+// Best effort: any failure leaves the file where it is, harmlessly (nothing reads temporary names).
+void remove_stale_temps(const std::string& path) {
+  const std::string dir = parent_dir(path);
+  const auto slash = path.find_last_of('/');
+  const std::string prefix = path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (!name.starts_with(prefix)) continue;
+    const long pid = temp_owner(name.substr(prefix.size()));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (EPERM: alive, not ours)
+    const int fd = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlinkat(::dirfd(d), e->d_name, 0);
+    ::close(fd);
+  }
+  ::closedir(d);
 }
 
 }  // namespace
@@ -87,7 +130,11 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
                   static_cast<unsigned long long>(rng() & 0xffffffffULL));
     temp_path_ = path_ + suffix;
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ >= 0) return;
+    if (fd_ >= 0) {
+      ::flock(fd_, LOCK_EX);  // held until close: tells remove_stale_temps this file is in use
+      remove_stale_temps(path_);
+      return;
+    }
     err = errno;
     if (err != EEXIST) break;
   }

@@ -6,6 +6,10 @@
 // partial file. The bytes go to a temporary file in the target's folder (rename is atomic only within
 // one file system), which is fsynced and then renamed over the target; the folder is fsynced so the
 // rename itself survives a power cut. Checkpoints, pictures and metrics are all written this way.
+//
+// A writer killed before its commit (kill -9, a crash) leaves its temporary file
+// ("<target>.tmp-<pid>-<hex>") behind; the next write of the same target removes it once that process
+// is gone and nothing holds the file's lock (docs/reliability.md).
 #pragma once
 #include <string>
 #include <string_view>
@@ -26,7 +30,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // Destroying an AtomicFile that was not committed (an exception on the way) removes the temporary file.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path);  // creates path + ".tmp-<pid>-<random>"
+  explicit AtomicFile(std::string path);  // creates path + ".tmp-<pid>-<random>", removes stale ones
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;

@@ -26,12 +26,19 @@ struct ValueError : Error {
 struct AutogradError : Error {
   using Error::Error;
 };
-// A malformed file. what() reads "<file>: byte <offset>: <message>".
+// A malformed file. what() reads "<file>: byte <offset>: <message>", or "<file>: <field>: <message>"
+// for a value that parses but is wrong in meaning (a checkpoint's metadata), named by its field.
 struct FormatError : Error {
+  struct Field {
+    std::string name;  // e.g. "metadata 'hidden'"
+  };
   FormatError(const std::string& file, std::uint64_t offset, const std::string& message)
       : Error(file + ": byte " + std::to_string(offset) + ": " + message), file(file), offset(offset) {}
+  FormatError(const std::string& file, const Field& field, const std::string& message)
+      : Error(file + ": " + field.name + ": " + message), file(file), field(field.name) {}
   std::string file;
-  std::uint64_t offset;
+  std::uint64_t offset = 0;
+  std::string field;  // empty when `offset` says where
 };
 
 }  // namespace tg

@@ -1,5 +1,7 @@
 #include "tensor/shape.hpp"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "tensor/error.hpp"
@@ -11,10 +13,25 @@ std::string shape_str(const Shape& s) {
   return fmt::format("({})", fmt::join(s, ", "));
 }
 
-std::int64_t numel(const Shape& s) {
+std::optional<std::int64_t> checked_numel(const Shape& s) {
   std::int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
+  bool empty = false;
+  for (auto d : s) {
+    if (d < 0) return std::nullopt;
+    if (d == 0) {
+      empty = true;  // the product is 0, but the other sizes still have to fit (strides multiply them)
+      continue;
+    }
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
+  return empty ? 0 : n;
+}
+
+std::int64_t numel(const Shape& s) {
+  const auto n = checked_numel(s);
+  if (!n)
+    throw ShapeError(fmt::format("shape {} has a negative size or more than 2^63 - 1 elements", shape_str(s)));
+  return *n;
 }
 
 std::vector<std::int64_t> contiguous_strides(const Shape& s) {
@@ -22,7 +39,7 @@ std::vector<std::int64_t> contiguous_strides(const Shape& s) {
   std::int64_t acc = 1;
   for (std::size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i];
+    acc *= s[i];  // cannot overflow for a shape numel accepts: a product of sizes, or 0
   }
   return st;
 }

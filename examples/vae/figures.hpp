@@ -27,7 +27,8 @@ void write_decoded(const std::string& path, Model& model, const tg::Tensor& code
 void write_interpolation(const std::string& path, Model& model, const Split& split,
                          const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs, int steps,
                          const std::vector<std::string>& names = {});
-// Default pairs: the first test image of one digit to the first of another, for a few digit pairs.
+// Default pairs: the first test image of one digit to the first of another, for a few digit pairs;
+// when no such pair exists (a tiny test set), the first image to the last. Empty only for an empty split.
 std::vector<std::pair<std::int64_t, std::int64_t>> default_pairs(const Split& split);
 // The codes of the split in 2-D (PCA when the latent has more than 2 dimensions), coloured by digit.
 void write_latent(const std::string& path, Model& model, const Split& split, const std::string& title,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <system_error>
 
 #include "tensor/error.hpp"
@@ -39,10 +40,12 @@ Bytes read_file(const std::string& path) {
 
 bool is_gzip(const Bytes& b) { return b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b; }
 
-// Inflates a gzip file (possibly several concatenated members, as `cat a.gz b.gz` makes). zlib checks
-// each member's CRC-32 and length, so a damaged download is caught here rather than as odd pixels.
-// Error offsets are positions in the compressed file.
-Bytes gunzip(const std::string& path, const Bytes& in) {
+// Inflates a gzip file (possibly several concatenated members, as `cat a.gz b.gz` makes), stopping as
+// soon as `limit` bytes are out: at most `limit` bytes are returned, and exactly `limit` when the stream
+// holds that many or more. zlib checks each member's CRC-32 and length, so a damaged download is caught
+// here rather than as odd pixels (when the stream is read to its end). Error offsets are positions in the
+// compressed file.
+Bytes gunzip(const std::string& path, const Bytes& in, std::uint64_t limit) {
   if (in.size() > std::numeric_limits<uInt>::max())
     throw tg::FormatError(path, 0, "gzip file too large for one zlib call (" + std::to_string(in.size()) + " bytes)");
   z_stream zs{};
@@ -56,6 +59,11 @@ Bytes gunzip(const std::string& path, const Bytes& in) {
     zs.avail_out = sizeof buf;
     const int rc = inflate(&zs, Z_NO_FLUSH);
     out.insert(out.end(), buf, buf + (sizeof buf - zs.avail_out));
+    if (out.size() >= limit) {  // enough for what the header can need: stop inflating
+      inflateEnd(&zs);
+      out.resize(limit);
+      return out;
+    }
     const std::uint64_t at = in.size() - zs.avail_in;
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) break;
@@ -99,17 +107,49 @@ struct Source {
   std::string path;
   Bytes bytes;
   bool gzipped = false;
+  bool capped = false;  // gzip: inflating stopped one byte past what the header declares
 
   [[noreturn]] void fail(std::uint64_t offset, const std::string& message) const {
     throw tg::FormatError(path, offset, gzipped ? message + " (byte offset in the decompressed data)" : message);
   }
 };
 
+// The file size a (possibly partial) IDX header declares: the header plus the product of its sizes.
+// nullopt when the header is incomplete or malformed (read_header then says what is wrong), or when the
+// product overflows (read_idx_images says so).
+std::optional<std::uint64_t> declared_size(const Bytes& b) {
+  if (b.size() < 4 || b[0] != 0 || b[1] != 0) return std::nullopt;
+  const std::uint64_t header = 4 + 4 * std::uint64_t{b[3]};
+  if (b.size() < header) return std::nullopt;
+  std::uint64_t n = 1;
+  for (std::uint64_t at = 4; at < header; at += 4) {
+    const std::uint64_t v = (std::uint64_t{b[at]} << 24) | (std::uint64_t{b[at + 1]} << 16) |
+                            (std::uint64_t{b[at + 2]} << 8) | std::uint64_t{b[at + 3]};
+    if (__builtin_mul_overflow(n, v, &n)) return std::nullopt;
+  }
+  return n > std::numeric_limits<std::uint64_t>::max() - header ? std::nullopt : std::optional(header + n);
+}
+
+// deflate's best ratio is 1032:1; a little slack for the gzip headers of concatenated members.
+constexpr std::uint64_t max_inflate_ratio = 1032;
+constexpr std::uint64_t max_idx_header = 4 + 4 * 255;
+
 Source load(const std::string& path) {
   Source src{path, read_file(path), false};
   if (is_gzip(src.bytes)) {
-    src.bytes = gunzip(path, src.bytes);
+    // Inflate the header first, then only what it declares (and one byte more, to notice data beyond
+    // it): a gzip bomb is never inflated past the size of the file its header describes.
+    const Bytes compressed = std::move(src.bytes);
     src.gzipped = true;
+    src.bytes = gunzip(path, compressed, max_idx_header);
+    const auto declared = declared_size(src.bytes);
+    if (!declared) return src;  // read_header reports the malformed header from these bytes
+    if (*declared / max_inflate_ratio > compressed.size() + 1024)
+      throw tg::FormatError(path, 4, "the header declares " + std::to_string(*declared) + " bytes, more than a " +
+                                         std::to_string(compressed.size()) +
+                                         "-byte gzip file can decompress to (a truncated or corrupt file?)");
+    src.bytes = gunzip(path, compressed, *declared + 1);
+    src.capped = src.bytes.size() > *declared;
   }
   return src;
 }
@@ -184,7 +224,8 @@ void check_length(const Source& src, std::uint64_t expected, const std::string& 
                                    " bytes, but only " + std::to_string(have) + " bytes follow the " +
                                    std::to_string(header) + "-byte header (a truncated file?)");
   if (have > expected)
-    src.fail(header + expected, std::to_string(have - expected) + " unexpected bytes after the " + described +
+    src.fail(header + expected, (src.capped ? "at least " : "") + std::to_string(have - expected) +
+                                    " unexpected bytes after the " + described +
                                     " (" + std::to_string(expected) +
                                     " bytes) the header declares; expected the file to end here");
 }

@@ -12,10 +12,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <limits>
 #include <vector>
 
 #include "autograd/profile.hpp"
@@ -26,6 +29,7 @@
 #include "examples/vae/dump.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/labels.hpp"
+#include "examples/vae/load.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/progress.hpp"
 #include "examples/vae/run.hpp"
@@ -59,21 +63,52 @@ struct TrainFlags {
   std::int64_t test_signal_at_step = 0;
 };
 
-// CLI11's PositiveNumber and NonNegativeNumber report "Value 0 not in range 0.000000 to 17976...";
-// these say what is wrong in words. A failed check is a usage error (exit 2).
-CLI::Validator number_check(bool allow_zero) {
+// Every numeric flag has a range, and a value outside it is a usage error (exit 2) that names the flag
+// (CLI11 prefixes it) and the range: "--threads: must be an integer in 0..256, got 10000". CLI11's own
+// PositiveNumber and Range accept "inf" and "nan" and word their message as "Value 0 not in range ...".
+CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
   return CLI::Validator(
-      [allow_zero](std::string& v) -> std::string {
-        double x = 0;
-        if (!CLI::detail::lexical_cast(v, x)) return fmt::format("'{}' is not a number", v);
-        if (x < 0 || (x == 0 && !allow_zero))
-          return fmt::format("must be {}, got {}", allow_zero ? "zero or more" : "positive", v);
+      [lo, hi](std::string& v) -> std::string {
+        std::int64_t x = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
+          return fmt::format("must be an integer in {}..{}, got '{}'", lo, hi, v);
         return {};
       },
-      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+      fmt::format("INT in {}..{}", lo, hi));
 }
-const CLI::Validator kPositive = number_check(false);
-const CLI::Validator kNonNegative = number_check(true);
+// A finite real in [lo, hi], or in (lo, hi] when lo_open (no upper bound when hi is the largest double).
+CLI::Validator real_range(double lo, double hi, bool lo_open = false) {
+  const bool unbounded = hi == std::numeric_limits<double>::max();
+  const std::string range = unbounded ? fmt::format("{} {}", lo_open ? ">" : ">=", lo)
+                            : lo_open ? fmt::format("> {} and <= {}", lo, hi)
+                                      : fmt::format("in {}..{}", lo, hi);
+  return CLI::Validator(
+      [lo, hi, lo_open, range](std::string& v) -> std::string {
+        double x = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < lo || x > hi ||
+            (lo_open && x == lo))
+          return fmt::format("must be a finite number {}, got '{}'", range, v);
+        return {};
+      },
+      "NUMBER " + range);
+}
+const CLI::Validator kSeed(
+    [](std::string& v) -> std::string {
+      std::uint64_t x = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || end != v.data() + v.size())
+        return fmt::format("must be an integer in 0..18446744073709551615, got '{}'", v);
+      return {};
+    },
+    "");
+// For flags without a natural upper bound.
+const CLI::Validator kPositive = real_range(0, std::numeric_limits<double>::max(), true);
+const CLI::Validator kNonNegative = real_range(0, std::numeric_limits<double>::max());
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
+const CLI::Validator kThreads = int_range(0, kMaxThreads);
 
 // The value must be one the parser accepts: the parser's own message (which names the choices)
 // becomes a usage error, so the list of choices lives in one place.
@@ -110,23 +145,23 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   if (with_model) {
     cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
     cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the KL sparsity penalty on the sigmoid code")
-        ->capture_default_str()->check(kNonNegative);
+        ->capture_default_str()->check(real_range(0, 1e6));
     cmd->add_option("--sparsity-target", f.sparsity_target, "sparse-ae: target mean activation rho of each code unit")
         ->capture_default_str()->check(kOpenUnit);
-    cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(kPositive);
+    cmd->add_option("--latent", f.latent, "latent dimensions")->capture_default_str()->check(int_range(1, 10000));
   } else {
-    cmd->add_option("--latents", f.latents, "latent sizes to compare at")->capture_default_str()->check(kPositive)
+    cmd->add_option("--latents", f.latents, "latent sizes to compare at")->capture_default_str()->check(int_range(1, 10000))
         ->delimiter(',');
     cmd->add_option("--classifier-epochs", f.classifier_epochs, "epochs of the classifier that scores the samples")
-        ->capture_default_str()->check(kPositive);
+        ->capture_default_str()->check(int_range(1, 100000));
     cmd->add_option("--samples", f.compare_samples, "samples per sampler that the classifier scores")
-        ->capture_default_str()->check(CLI::Range(64, 100000));
+        ->capture_default_str()->check(int_range(64, 100000));
   }
-  cmd->add_option("--epochs", f.epochs, "training epochs (with --resume: the total to reach)")->capture_default_str()->check(kPositive);
-  cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(kPositive);
-  cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(kPositive);
-  cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--threads", f.threads, "worker threads (default: TG_NUM_THREADS or all cores)")->check(kNonNegative);
+  cmd->add_option("--epochs", f.epochs, "training epochs (with --resume: the total to reach)")->capture_default_str()->check(int_range(1, 100000));
+  cmd->add_option("--batch", f.batch, "mini-batch size")->capture_default_str()->check(int_range(1, 1 << 20));
+  cmd->add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(real_range(0, 1e9, true));
+  cmd->add_option("--seed", f.seed, "seed for initialisation, shuffling and sampling")->capture_default_str()->check(kSeed);
+  cmd->add_option("--threads", f.threads, "worker threads (default: TG_NUM_THREADS or all cores)")->check(kThreads);
   cmd->add_option("--out", f.out, with_model ? "output folder (default: runs/<model>-<date-time>)"
                                               : "output folder (default: runs/compare-<date-time>)");
   cmd->add_option("--binarize", f.binarize, "none | dynamic | static")->capture_default_str()->check(kBinarize);
@@ -134,12 +169,12 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--sigma", f.sigma, "gaussian: the sigma of p(x|z), a number, or 'learned'")->capture_default_str()->check(kSigma);
   cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for legends (default: digits, "
                   "or Fashion-MNIST's when the data folder's name says fashion)")->check(kClassNames);
-  cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(kPositive);
-  cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--hidden", f.hidden, "hidden units")->capture_default_str()->check(int_range(1, 100000));
+  cmd->add_option("--beta", f.beta, "weight of the KL term")->capture_default_str()->check(real_range(0, 1e6));
   cmd->add_option("--kl-warmup", f.kl_warmup, "epochs over which the KL weight rises from 0 to --beta")
-      ->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--limit", f.limit, "use only the first N training images (quick runs)")->check(kNonNegative);
-  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(kNonNegative);
+      ->capture_default_str()->check(real_range(0, 1e6));
+  cmd->add_option("--limit", f.limit, "use only the first N training images (quick runs)")->check(int_range(0, kMaxCount));
+  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(int_range(0, kMaxCount));
   cmd->add_flag("--profile", f.profile,
                 "print a table of time per op (forward, backward), optimizer step, data and evaluation at "
                 "the end (as TG_PROFILE=1)");
@@ -151,9 +186,9 @@ void add_run_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--resume", f.resume, "continue the run in this folder where it stopped (with --epochs N: "
                                         "until epoch N in total)");
   cmd->add_option("--patience", f.patience, "stop when the test loss has not improved for N epochs (0: never)")
-      ->capture_default_str()->check(kNonNegative);
+      ->capture_default_str()->check(int_range(0, 100000));
   cmd->add_option("--snapshot-every", f.snapshot_every, "write snapshots/samples-epoch-E.png every N epochs (0: never)")
-      ->capture_default_str()->check(kNonNegative);
+      ->capture_default_str()->check(int_range(0, 100000));
   cmd->add_option("--test-signal-at-step", f.test_signal_at_step, "tests only: raise SIGINT after N steps")
       ->group("");  // hidden
 }
@@ -259,10 +294,7 @@ int run_train(const TrainFlags& f, const CLI::App& cmd) {
 }
 
 // A model rebuilt from a checkpoint's metadata, with its weights.
-struct Loaded {
-  std::unique_ptr<vae::Model> model;
-  std::map<std::string, std::string> meta;
-};
+using Loaded = vae::LoadedModel;
 
 Loaded load_model(const std::string& checkpoint) {
   if (!fs::exists(checkpoint))
@@ -272,13 +304,8 @@ Loaded load_model(const std::string& checkpoint) {
   if (fs::is_directory(checkpoint))
     throw tg::Error(fmt::format("{} is a folder; --checkpoint wants a file, e.g. {}", checkpoint,
                                 (fs::path(checkpoint) / "model.safetensors").string()));
-  auto file = tg::nn::load_safetensors(checkpoint);  // read once: the metadata says what to build
-  Loaded l;
-  l.meta = file.metadata;
-  l.model = std::make_unique<vae::Model>(vae::Config::from_metadata(file.metadata, checkpoint), nullptr);
-  tg::nn::load_checkpoint(std::move(file), checkpoint, *l.model);
-  l.model->eval();
-  return l;
+  // Read once: the metadata says what to build, checked against the tensors before anything is built.
+  return vae::load_model(tg::nn::load_safetensors(checkpoint), checkpoint);
 }
 
 std::string meta_or(const std::map<std::string, std::string>& m, const std::string& key, const std::string& fallback) {
@@ -331,11 +358,11 @@ CLI::App* add_eval_command(CLI::App& app, ModelFlags& f) {
   cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors written by `vae train`")->required();
   cmd->add_option("--data", f.data_dir, "data folder (default: the one the model was trained on)");
   cmd->add_option("--iw-samples", f.iw_samples, "samples K of the importance-weighted bound (0: skip it)")
-      ->capture_default_str()->check(kNonNegative);
+      ->capture_default_str()->check(int_range(0, 1000000));
   cmd->add_option("--binarize", f.binarize, "none | dynamic | static (default: as trained)")->check(kBinarize);
-  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(kNonNegative);
-  cmd->add_option("--seed", f.seed, "seed for the z samples")->capture_default_str()->check(kNonNegative);
-  cmd->add_option("--threads", f.threads, "worker threads")->check(kNonNegative);
+  cmd->add_option("--limit-test", f.limit_test, "use only the first N test images")->check(int_range(0, kMaxCount));
+  cmd->add_option("--seed", f.seed, "seed for the z samples")->capture_default_str()->check(kSeed);
+  cmd->add_option("--threads", f.threads, "worker threads")->check(kThreads);
   cmd->add_flag("--json", f.json, "print one line of JSON");
   return cmd;
 }
@@ -343,9 +370,9 @@ CLI::App* add_eval_command(CLI::App& app, ModelFlags& f) {
 CLI::App* add_sample_command(CLI::App& app, ModelFlags& f) {
   auto* cmd = app.add_subcommand("sample", "decode samples z ~ N(0, I) into a PNG grid");
   cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors")->required();
-  cmd->add_option("--n", f.n, "how many samples")->capture_default_str()->check(CLI::Range(1, 4096));
-  cmd->add_option("--digit", f.digit, "cvae: the digit to draw")->check(CLI::Range(0, 9));
-  cmd->add_option("--seed", f.seed, "seed")->capture_default_str()->check(kNonNegative);
+  cmd->add_option("--n", f.n, "how many samples")->capture_default_str()->check(int_range(1, 4096));
+  cmd->add_option("--digit", f.digit, "cvae: the digit to draw")->check(int_range(0, 9));
+  cmd->add_option("--seed", f.seed, "seed")->capture_default_str()->check(kSeed);
   cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for the labels")->check(kClassNames);
   add_picture_out(cmd, f, "samples-seed<seed>");
   return cmd;
@@ -354,9 +381,9 @@ CLI::App* add_sample_command(CLI::App& app, ModelFlags& f) {
 CLI::App* add_interpolate_command(CLI::App& app, ModelFlags& f) {
   auto* cmd = app.add_subcommand("interpolate", "decode the line between two test images' codes");
   cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors")->required();
-  cmd->add_option("--from", f.from, "index of the first test image")->required()->check(kNonNegative);
-  cmd->add_option("--to", f.to, "index of the second test image")->required()->check(kNonNegative);
-  cmd->add_option("--steps", f.steps, "points along the line")->capture_default_str()->check(CLI::Range(2, 100));
+  cmd->add_option("--from", f.from, "index of the first test image")->required()->check(int_range(0, kMaxCount));
+  cmd->add_option("--to", f.to, "index of the second test image")->required()->check(int_range(0, kMaxCount));
+  cmd->add_option("--steps", f.steps, "points along the line")->capture_default_str()->check(int_range(2, 100));
   cmd->add_option("--data", f.data_dir, "data folder (default: the one the model was trained on)");
   cmd->add_option("--class-names", f.class_names, "ten comma-separated class names for the labels")->check(kClassNames);
   add_picture_out(cmd, f, "interpolation-<from>-<to>");
@@ -366,7 +393,7 @@ CLI::App* add_interpolate_command(CLI::App& app, ModelFlags& f) {
 CLI::App* add_manifold_command(CLI::App& app, ModelFlags& f) {
   auto* cmd = app.add_subcommand("manifold", "latent-2 models: decodings over a quantile grid");
   cmd->add_option("--checkpoint", f.checkpoint, "a model.safetensors trained with --latent 2")->required();
-  cmd->add_option("--n", f.grid, "grid size")->capture_default_str()->check(CLI::Range(2, 100));
+  cmd->add_option("--n", f.grid, "grid size")->capture_default_str()->check(int_range(2, 100));
   add_picture_out(cmd, f, "manifold");
   return cmd;
 }
@@ -527,7 +554,7 @@ int main(int argc, char** argv) {
   encode_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
   encode_cmd->add_option("--split", split_name, "test | train")->capture_default_str()
       ->check(CLI::IsMember({"test", "train"}));
-  encode_cmd->add_option("--limit", limit_test, "encode only the first N images")->check(kNonNegative);
+  encode_cmd->add_option("--limit", limit_test, "encode only the first N images")->check(int_range(0, kMaxCount));
   encode_cmd->add_option("--out", out, "the codes file, (n, latent) f32; the labels go beside it as "
                          "<name>.labels.npy")->required();
   bool overwrite_codes = false;
@@ -544,8 +571,19 @@ int main(int argc, char** argv) {
                                               "images, as safetensors (for checks against other frameworks)");
   dump_cmd->add_option("--checkpoint", checkpoint, "a model.safetensors")->required();
   dump_cmd->add_option("--data", data_dir, "data folder (default: the one the model was trained on)");
-  dump_cmd->add_option("--n", dump_n, "how many test images (the first n)")->capture_default_str()->check(kPositive);
+  dump_cmd->add_option("--n", dump_n, "how many test images (the first n)")->capture_default_str()->check(int_range(1, kMaxCount));
   dump_cmd->add_option("--out", out, "safetensors file to write")->required();
+
+  // CLI11 says "A subcommand is required" for `vae trian`: name the unknown command instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(c->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::cerr << fmt::format("error: unknown command '{}'; the commands are {}\n(run `vae --help`)\n", argv[1],
+                               fmt::join(names, ", "));
+      return 2;
+    }
+  }
 
   try {
     app.parse(argc, argv);

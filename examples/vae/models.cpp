@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -82,42 +83,84 @@ std::map<std::string, std::string> Config::to_metadata() const {
           {"sigma", sigma > 0 ? fmt::format("{}", sigma) : "learned"}};
 }
 
+std::int64_t Config::input() const {
+  std::int64_t n = 0;
+  if (__builtin_mul_overflow(rows, cols, &n))
+    throw tg::ValueError(fmt::format("image size {}x{} overflows", rows, cols));
+  return n;
+}
+
 Config Config::from_metadata(const std::map<std::string, std::string>& meta, const std::string& file) {
+  const auto field = [](const std::string& key) { return tg::FormatError::Field{fmt::format("metadata '{}'", key)}; };
   auto get = [&](const std::string& key) -> const std::string& {
     auto it = meta.find(key);
     if (it == meta.end())
-      throw tg::Error(fmt::format("{}: the checkpoint's metadata has no '{}' (was it written by `vae "
-                                  "train`?)",
-                                  file, key));
+      throw tg::FormatError(file, field(key), "missing (was the checkpoint written by `vae train`?)");
     return it->second;
   };
-  auto get_int = [&](const std::string& key) {
+  // The whole string must be the number (std::stoll alone takes "12abc" as 12).
+  auto get_int = [&](const std::string& key, std::int64_t lo, std::int64_t hi) {
+    const std::string& v = get(key);
+    std::int64_t x = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
+      throw tg::FormatError(file, field(key), fmt::format("'{}' is not an integer in {}..{} (a damaged or hand-edited "
+                                                          "checkpoint?)",
+                                                          v, lo, hi));
+    return x;
+  };
+  auto get_choice = [&](const std::string& key, auto parse) {
     try {
-      return std::stoll(get(key));
-    } catch (const std::logic_error&) {
-      throw tg::Error(fmt::format("{}: metadata '{}' = '{}' is not an integer", file, key, get(key)));
+      return parse(get(key));
+    } catch (const tg::ValueError& e) {  // "--model: 'x' is not one of ...": keep the list, name the field
+      const std::string what = e.what();
+      throw tg::FormatError(file, field(key), what.substr(what.find(": ") + 2));
     }
   };
   Config c;
-  c.kind = parse_model(get("model"));
-  c.likelihood = parse_likelihood(get("likelihood"));
-  c.rows = get_int("rows");
-  c.cols = get_int("cols");
-  c.hidden = get_int("hidden");
-  c.latent = get_int("latent");
-  c.classes = get_int("classes");
-  c.sparsity = std::stod(get("sparsity"));
+  c.kind = get_choice("model", parse_model);
+  c.likelihood = get_choice("likelihood", parse_likelihood);
+  c.rows = get_int("rows", 1, max_side);
+  c.cols = get_int("cols", 1, max_side);
+  c.hidden = get_int("hidden", 1, max_units);
+  c.latent = get_int("latent", 1, max_units);
+  c.classes = get_int("classes", 1, max_units);
+  const std::string& sparsity = get("sparsity");
+  const auto [end, ec] = std::from_chars(sparsity.data(), sparsity.data() + sparsity.size(), c.sparsity);
+  if (ec != std::errc() || end != sparsity.data() + sparsity.size() || !std::isfinite(c.sparsity) || c.sparsity < 0)
+    throw tg::FormatError(file, field("sparsity"), fmt::format("'{}' is not a finite number >= 0", sparsity));
   // Keys added later: checkpoints written before them get the values they were trained with.
-  if (auto it = meta.find("sparsity_target"); it != meta.end()) c.sparsity_target = std::stod(it->second);
+  if (auto it = meta.find("sparsity_target"); it != meta.end()) {
+    const std::string& t = it->second;
+    const auto [tend, tec] = std::from_chars(t.data(), t.data() + t.size(), c.sparsity_target);
+    if (tec != std::errc() || tend != t.data() + t.size() || !(c.sparsity_target > 0 && c.sparsity_target < 1))
+      throw tg::FormatError(file, field("sparsity_target"), fmt::format("'{}' is not a number in (0, 1)", t));
+  }
   if (auto it = meta.find("sigma"); it != meta.end()) {
     try {
       c.sigma = parse_sigma(it->second);
     } catch (const tg::ValueError&) {
-      throw tg::Error(fmt::format("{}: metadata 'sigma' = '{}' is neither a positive number nor 'learned'", file,
-                                  it->second));
+      throw tg::FormatError(file, field("sigma"),
+                            fmt::format("'{}' is neither a positive number nor 'learned'", it->second));
     }
   }
   return c;
+}
+
+std::vector<std::pair<std::string, tg::Shape>> Config::parameter_shapes() const {
+  const std::int64_t label = conditional() ? classes : 0;
+  std::vector<std::pair<std::string, tg::Shape>> out;
+  const auto linear = [&](const std::string& name, std::int64_t in, std::int64_t units) {
+    out.emplace_back(name + ".weight", tg::Shape{units, in});
+    out.emplace_back(name + ".bias", tg::Shape{units});
+  };
+  linear("fc1", input() + label, hidden);
+  linear("fc21", hidden, latent);
+  if (variational()) linear("fc22", hidden, latent);
+  linear("fc3", latent + label, hidden);
+  linear("fc4", hidden, input());
+  if (likelihood == Likelihood::gaussian && sigma <= 0) out.emplace_back("log_sigma", tg::Shape{1});  // learned sigma
+  return out;
 }
 
 Model::Model(const Config& config, tg::Generator* init, tg::DType dtype) : config_(config) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "autograd/variable.hpp"
 #include "nn/layers.hpp"
@@ -40,13 +41,21 @@ struct Config {
   double sparsity = 3.0;          // sparse-ae: weight lambda of the KL sparsity penalty (Ng: beta = 3)
   double sparsity_target = 0.05;  // sparse-ae: the target mean activation rho of each code unit
   double sigma = 0;               // gaussian: the fixed sigma of p(x|z), or 0 for one learned sigma
-  std::int64_t input() const { return rows * cols; }
+  std::int64_t input() const;  // rows * cols; a ValueError if that overflows
   bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae; }
   bool conditional() const { return kind == ModelKind::cvae; }
 
-  // Stored in the checkpoint's metadata, so `vae eval` rebuilds the same model.
+  // Stored in the checkpoint's metadata, so `vae eval` rebuilds the same model. from_metadata checks
+  // every field (whole-string numbers, sizes within the limits below) and throws tg::FormatError naming
+  // `file` and the field; it allocates nothing.
   std::map<std::string, std::string> to_metadata() const;
   static Config from_metadata(const std::map<std::string, std::string>& meta, const std::string& file);
+  static constexpr std::int64_t max_side = 1 << 16;   // rows, cols
+  static constexpr std::int64_t max_units = 1 << 24;  // hidden, latent, classes
+
+  // The name and shape of every parameter the model has (what Model's constructor registers), so a
+  // checkpoint's tensors can be checked against its metadata before anything is built.
+  std::vector<std::pair<std::string, tg::Shape>> parameter_shapes() const;
 };
 
 // The loss terms of one batch, each summed over the batch (like PyTorch's example).

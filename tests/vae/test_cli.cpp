@@ -77,7 +77,7 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
     const Result r = run({"train", "--epochs", "0", "--out", tmp / "run"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--epochs") &&
-                          Catch::Contains("positive"));
+                          Catch::Contains("1..100000"));
   }
   SECTION("a value that is not a number") {
     const Result r = run({"train", "--lr", "fast", "--out", tmp / "run"});
@@ -116,7 +116,7 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
     CHECK_THAT(r.err, Catch::Contains("--class-names") && Catch::Contains("got 3 names, expected 10"));
     r = run({"compare", "--latents", "2,0", "--out", tmp / "run"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::Contains("--latents") && Catch::Contains("positive"));
+    CHECK_THAT(r.err, Catch::Contains("--latents") && Catch::Contains("1..10000"));
     r = run({"compare", "--limit", "64", "--limit-test", "5", "--epochs", "1", "--latents", "2",
              "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "few"});
     CHECK(r.status == 1);
@@ -414,4 +414,48 @@ TEST_CASE("cli: eval and interpolate default to the data the model was trained o
            "--limit-test", "10", "--data",
            fs::path(TG_SOURCE_DIR "/examples/vae/data/mnist-subset").string()});
   CHECK(r.status == 0);
+}
+
+// Issue 13, F10: every numeric flag is range-checked, by name, before anything runs; an unknown command
+// is named as such. F8: a test set too small for the default interpolation pairs still gets every file.
+TEST_CASE("cli: out-of-range numbers and unknown commands are usage errors that say which", "[vae][cli][reliability]") {
+  TempDir tmp("cli-ranges");
+  SECTION("an unknown command") {
+    const Result r = run({"trian", "--epochs", "1"});
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error: unknown command 'trian'") && Catch::Contains("train, eval"));
+  }
+  struct Case {
+    std::vector<std::string> args;
+    std::string flag, range;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"train", "--threads", "10000"}, "--threads", "0..256"},
+           {{"train", "--sparsity", "-1"}, "--sparsity", "0..1000000"},
+           {{"train", "--kl-warmup", "inf"}, "--kl-warmup", "0..1000000"},
+           {{"train", "--beta", "nan"}, "--beta", "0..1000000"},
+           {{"train", "--lr", "0"}, "--lr", "> 0 and <= 1000000000"},
+           {{"train", "--hidden", "100000000000"}, "--hidden", "1..100000"},
+           {{"train", "--latent", "0"}, "--latent", "1..10000"},
+           {{"train", "--batch", "1.5"}, "--batch", "1..1048576"},
+           {{"eval", "--checkpoint", "x", "--iw-samples", "100000000"}, "--iw-samples", "0..1000000"},
+           {{"eval", "--checkpoint", "x", "--threads", "-1"}, "--threads", "0..256"},
+           {{"sample", "--checkpoint", "x", "--n", "0"}, "--n", "1..4096"},
+           {{"interpolate", "--checkpoint", "x", "--from", "-1", "--to", "2"}, "--from", "0.."},
+       }) {
+    std::vector<std::string> args = c.args;
+    if (args[0] == "train") args.insert(args.end(), {"--out", tmp / "run"});
+    const Result r = run(args);
+    CHECK(r.status == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(c.flag) && Catch::Contains(c.range));
+  }
+  CHECK(files_in(tmp.path).empty());
+}
+
+TEST_CASE("cli: train with a one-image test set writes every file", "[vae][cli][reliability]") {
+  TempDir tmp("cli-tiny-test");
+  const Result r = run({"train", "--limit", "64", "--limit-test", "1", "--epochs", "1", "--hidden", "16", "--out",
+                        tmp / "run"});
+  CHECK(r.status == 0);
+  for (const auto& f : kTrainFiles) CHECK(fs::exists(tmp / ("run/" + f)));
 }
