@@ -1,0 +1,119 @@
+#include "nn/conv.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "autograd/conv.hpp"
+#include "autograd/ops.hpp"
+#include "nn/init.hpp"
+#include "tensor/error.hpp"
+
+namespace tg::nn {
+namespace {
+
+void check_sizes(const char* layer, std::int64_t in, std::int64_t out, Size2 k) {
+  if (in < 1 || out < 1 || k[0] < 1 || k[1] < 1)
+    throw ValueError(fmt::format("{}: in_channels={}, out_channels={} and kernel_size=({}, {}) must be >= 1", layer,
+                                 in, out, k[0], k[1]));
+}
+
+// torch.nn.modules.conv._ConvNd.reset_parameters: kaiming_uniform_(W, a=sqrt(5)), and the bias from
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in computed from W's shape (for the transposed layer
+// too, whose W is (in, out, kh, kw): PyTorch's quirk, kept so the layers match one to one).
+void reset_conv(Variable& weight, Variable& bias, Generator* gen) {
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
+  if (bias.defined()) {
+    const auto fan_in = init::calculate_fan_in_and_fan_out(weight.shape()).first;
+    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
+    init::uniform_(bias, -bound, bound, gen);
+  }
+}
+
+// PyTorch's repr: the defaults (dilation 1, padding 0, output_padding 0, bias) are left out.
+std::string conv_repr(std::int64_t in, std::int64_t out, Size2 k, const ConvOptions& o, bool bias) {
+  std::string s = fmt::format("{}, {}, kernel_size=({}, {}), stride=({}, {})", in, out, k[0], k[1], o.stride[0],
+                              o.stride[1]);
+  if (o.padding != Size2{0, 0}) s += fmt::format(", padding=({}, {})", o.padding[0], o.padding[1]);
+  if (o.dilation != Size2{1, 1}) s += fmt::format(", dilation=({}, {})", o.dilation[0], o.dilation[1]);
+  if (o.output_padding != Size2{0, 0})
+    s += fmt::format(", output_padding=({}, {})", o.output_padding[0], o.output_padding[1]);
+  if (!bias) s += ", bias=False";
+  return s;
+}
+
+}  // namespace
+
+// --- Conv2d --------------------------------------------------------------------------------------
+
+Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size, const ConvOptions& options,
+               bool bias, DType dtype, Generator* gen)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), options_(options) {
+  check_sizes("Conv2d", in_channels, out_channels, kernel_size);
+  if (options.output_padding != Size2{0, 0})
+    throw ValueError("Conv2d: output_padding is for ConvTranspose2d only");
+  // checks the options, on the smallest image the dilated kernel fits
+  conv2d_output_shape({1, in_channels, options.dilation[0] * (kernel_size[0] - 1) + 1,
+                       options.dilation[1] * (kernel_size[1] - 1) + 1},
+                      {out_channels, in_channels, kernel_size[0], kernel_size[1]}, options);
+  weight = register_parameter("weight",
+                              Tensor::zeros({out_channels, in_channels, kernel_size[0], kernel_size[1]}, dtype));
+  if (bias) this->bias = register_parameter("bias", Tensor::zeros({out_channels}, dtype));
+  reset_parameters(gen);
+}
+
+void Conv2d::reset_parameters(Generator* gen) { reset_conv(weight, bias, gen); }
+
+Variable Conv2d::forward(const Variable& x) { return tg::conv2d(x, weight, bias, options_); }
+
+std::string Conv2d::extra_repr() const {
+  return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
+}
+
+// --- ConvTranspose2d -----------------------------------------------------------------------------
+
+ConvTranspose2d::ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size,
+                                 const ConvOptions& options, bool bias, DType dtype, Generator* gen)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), options_(options) {
+  check_sizes("ConvTranspose2d", in_channels, out_channels, kernel_size);
+  conv_transpose2d_output_shape({1, in_channels, 1, 1}, {in_channels, out_channels, kernel_size[0], kernel_size[1]},
+                                options);  // checks the options
+  weight = register_parameter("weight",
+                              Tensor::zeros({in_channels, out_channels, kernel_size[0], kernel_size[1]}, dtype));
+  if (bias) this->bias = register_parameter("bias", Tensor::zeros({out_channels}, dtype));
+  reset_parameters(gen);
+}
+
+void ConvTranspose2d::reset_parameters(Generator* gen) { reset_conv(weight, bias, gen); }
+
+Variable ConvTranspose2d::forward(const Variable& x) { return tg::conv_transpose2d(x, weight, bias, options_); }
+
+std::string ConvTranspose2d::extra_repr() const {
+  return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
+}
+
+// --- Unflatten -----------------------------------------------------------------------------------
+
+Unflatten::Unflatten(std::int64_t dim, Shape sizes) : dim_(dim), sizes_(std::move(sizes)) {
+  if (sizes_.empty()) throw ValueError("Unflatten: the sizes to unflatten into are empty");
+  for (auto s : sizes_)
+    if (s < 0) throw ValueError(fmt::format("Unflatten: sizes {} must be >= 0", shape_str(sizes_)));
+}
+
+Variable Unflatten::forward(const Variable& x) {
+  const int d = normalize_axis(dim_, static_cast<std::size_t>(x.dim()), "Unflatten");
+  if (numel(sizes_) != x.shape()[d])
+    throw ShapeError(fmt::format("Unflatten: dimension {} of {} has size {}, which {} does not multiply to", dim_,
+                                 shape_str(x.shape()), x.shape()[d], shape_str(sizes_)));
+  Shape shape(x.shape().begin(), x.shape().begin() + d);
+  shape.insert(shape.end(), sizes_.begin(), sizes_.end());
+  shape.insert(shape.end(), x.shape().begin() + d + 1, x.shape().end());
+  return tg::reshape(x, shape);
+}
+
+std::string Unflatten::extra_repr() const {
+  return fmt::format("dim={}, unflattened_size=({})", dim_, fmt::join(sizes_, ", "));
+}
+
+}  // namespace tg::nn
