@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <sstream>
 
 #include "autograd/ops.hpp"
@@ -186,13 +187,21 @@ void write_manifold(const std::string& path, Model& model, int n) {
   write_png_grid(path, rows_of(images), static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), n, 1, 0);
 }
 
+// "autoencoder vs VAE", "VAE vs conv VAE": the panels' names.
+static std::string compare_title(const std::vector<ComparePanel>& panels) {
+  std::string t;
+  for (const auto& p : panels) t += (t.empty() ? "" : " vs ") + p.name;
+  if (!t.empty()) t[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(t[0])));
+  return t;
+}
+
 void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels) {
   constexpr int kCol = 560, kTop = 70;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"1340\" font-family=\"sans-serif\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      "<text x=\"20\" y=\"32\" font-size=\"22\">Autoencoder vs VAE: the same layers, the same budget</text>\n",
-      kCol * static_cast<int>(panels.size()) + 20);
+      "<text x=\"20\" y=\"32\" font-size=\"22\">{}: the same budget</text>\n",
+      kCol * static_cast<int>(panels.size()) + 20, compare_title(panels));
   for (std::size_t i = 0; i < panels.size(); ++i) {
     const ComparePanel& p = panels[i];
     const int x = 20 + kCol * static_cast<int>(i);

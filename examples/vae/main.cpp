@@ -7,6 +7,7 @@
 //   vae compare      train an autoencoder and a VAE with the same budget and draw them side by side
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -79,7 +80,7 @@ const CLI::Validator kLikelihoods = accepted_by(vae::parse_likelihood);
 void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
   if (with_model) {
-    cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
+    cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae | conv-vae")->capture_default_str()->check(kModels);
     cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the L1 penalty on the code")->capture_default_str();
   }
   cmd->add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(kPositive);
@@ -281,6 +282,9 @@ int main(int argc, char** argv) {
   TrainFlags compare_flags;
   auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
   add_train_flags(compare_cmd, compare_flags, false);
+  std::vector<std::string> compare_models{"ae", "vae"};
+  compare_cmd->add_option("--models", compare_models, "the models side by side, e.g. vae,conv-vae")
+      ->delimiter(',')->capture_default_str()->check(kModels);
 
   try {
     app.parse(argc, argv);
@@ -355,19 +359,23 @@ int main(int argc, char** argv) {
       const vae::Binarize b = vae::parse_binarize(f.binarize);
       const std::string root = f.out.empty() ? fmt::format("runs/compare-{}", timestamp()) : f.out;
       const vae::Data data = load(f, b);
-      prepare_out_dir(path_in(root, "ae"));
-      prepare_out_dir(path_in(root, "vae"));
+      std::vector<vae::ModelKind> kinds;
+      for (const auto& m : compare_models) {
+        if (std::count(compare_models.begin(), compare_models.end(), m) > 1)
+          throw tg::ValueError(fmt::format("compare: --models names {} twice", m));
+        kinds.push_back(vae::parse_model(m));
+      }
+      for (auto kind : kinds) prepare_out_dir(path_in(root, vae::model_name(kind)));
       std::vector<vae::ComparePanel> panels;
-      for (auto kind : {vae::ModelKind::ae, vae::ModelKind::vae}) {
+      for (auto kind : kinds) {
         const std::string name = vae::model_name(kind), dir = path_in(root, name);
         fmt::print("--- {} ---\n", name);
         const auto [model, history] = train_one(options_from(f, data, kind), data, dir);
-        panels.push_back({kind == vae::ModelKind::ae ? "autoencoder" : "VAE", path_in(dir, "interpolation.png"),
-                          path_in(dir, "samples.png"), path_in(dir, "latent.svg"), history.back().test_recon,
-                          history.back().test_kl});
+        panels.push_back({vae::display_name(kind), path_in(dir, "interpolation.png"), path_in(dir, "samples.png"),
+                          path_in(dir, "latent.svg"), history.back().test_recon, history.back().test_kl});
       }
       vae::write_compare_figure(path_in(root, "compare.svg"), panels);
-      fmt::print("wrote {}/compare.svg (and ae/, vae/ with each model's files)\n", root);
+      fmt::print("wrote {}/compare.svg (and {}/ with each model's files)\n", root, fmt::join(compare_models, "/, "));
       return 0;
     }
   } catch (const std::exception& e) {

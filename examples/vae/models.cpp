@@ -9,6 +9,7 @@
 #include "distributions/continuous_bernoulli.hpp"
 #include "distributions/kl.hpp"
 #include "distributions/normal.hpp"
+#include "examples/vae/conv_vae.hpp"
 
 namespace vae {
 
@@ -20,7 +21,8 @@ ModelKind parse_model(const std::string& s) {
   if (s == "ae") return ModelKind::ae;
   if (s == "sparse-ae") return ModelKind::sparse_ae;
   if (s == "cvae") return ModelKind::cvae;
-  throw tg::ValueError(fmt::format("--model: '{}' is not one of vae, ae, sparse-ae, cvae", s));
+  if (s == "conv-vae") return ModelKind::conv_vae;
+  throw tg::ValueError(fmt::format("--model: '{}' is not one of vae, ae, sparse-ae, cvae, conv-vae", s));
 }
 
 std::string model_name(ModelKind k) {
@@ -29,8 +31,20 @@ std::string model_name(ModelKind k) {
     case ModelKind::ae: return "ae";
     case ModelKind::sparse_ae: return "sparse-ae";
     case ModelKind::cvae: return "cvae";
+    case ModelKind::conv_vae: return "conv-vae";
   }
   return "vae";
+}
+
+std::string display_name(ModelKind k) {
+  switch (k) {
+    case ModelKind::vae: return "VAE";
+    case ModelKind::ae: return "autoencoder";
+    case ModelKind::sparse_ae: return "sparse autoencoder";
+    case ModelKind::cvae: return "conditional VAE";
+    case ModelKind::conv_vae: return "conv VAE";
+  }
+  return "VAE";
 }
 
 Likelihood parse_likelihood(const std::string& s) {
@@ -85,6 +99,11 @@ Config Config::from_metadata(const std::map<std::string, std::string>& meta, con
 
 Model::Model(const Config& config, tg::Generator* init, tg::DType dtype) : config_(config) {
   using tg::nn::Linear;
+  if (config.kind == ModelKind::conv_vae) {  // its own layers (conv_vae.hpp); the loss below is shared
+    conv_encoder_ = register_module("encoder", conv_encoder(config, init, dtype));
+    conv_decoder_ = register_module("decoder", conv_decoder(config, init, dtype));
+    return;
+  }
   const std::int64_t label = config.conditional() ? config.classes : 0;
   // Names as in PyTorch's example (fc1, fc21, fc22, fc3, fc4), so state dicts line up one to one.
   fc1_ = register_module("fc1", std::make_shared<Linear>(config.input() + label, config.hidden, true,
@@ -107,12 +126,17 @@ Variable Model::with_label(const Variable& v, const Variable& y) const {
 }
 
 std::pair<Variable, Variable> Model::encode(const Variable& x, const Variable& y) {
+  if (conv_encoder_) {
+    const Variable h = conv_encoder_->forward(x);  // (B, 2 latent): mu and logvar side by side
+    return {tg::slice(h, 1, 0, config_.latent), tg::slice(h, 1, config_.latent, 2 * config_.latent)};
+  }
   const Variable h = tg::relu(fc1_->forward(with_label(x, y)));
   if (!config_.variational()) return {fc21_->forward(h), Variable()};
   return {fc21_->forward(h), fc22_->forward(h)};  // mu, logvar
 }
 
 Variable Model::decode(const Variable& z, const Variable& y) {
+  if (conv_decoder_) return conv_decoder_->forward(z);
   return fc4_->forward(tg::relu(fc3_->forward(with_label(z, y))));
 }
 

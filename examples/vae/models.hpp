@@ -4,6 +4,7 @@
 //   ae         a deterministic code, trained on reconstruction alone
 //   sparse-ae  the AE plus an L1 penalty on the code (--sparsity)
 //   cvae       the VAE with the one-hot label fed to both encoder and decoder
+//   conv-vae   the VAE with convolutional encoder and decoder (conv_vae.hpp); --hidden does not apply
 #pragma once
 #include <cstdint>
 #include <map>
@@ -17,11 +18,12 @@
 
 namespace vae {
 
-enum class ModelKind { vae, ae, sparse_ae, cvae };
+enum class ModelKind { vae, ae, sparse_ae, cvae, conv_vae };
 enum class Likelihood { bernoulli, continuous_bernoulli };
 
-ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae"
+ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae" | "conv-vae"
 std::string model_name(ModelKind k);
+std::string display_name(ModelKind k);  // for figures: "autoencoder", "VAE", "conv VAE", ...
 Likelihood parse_likelihood(const std::string& s);  // "bernoulli" | "continuous-bernoulli"
 std::string likelihood_name(Likelihood l);
 
@@ -32,7 +34,7 @@ struct Config {
   std::int64_t hidden = 400, latent = 20, classes = 10;
   double sparsity = 1e-3;  // sparse-ae: weight of the L1 penalty on the code
   std::int64_t input() const { return rows * cols; }
-  bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae; }
+  bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae || kind == ModelKind::conv_vae; }
   bool conditional() const { return kind == ModelKind::cvae; }
 
   // Stored in the checkpoint's metadata, so `vae eval` rebuilds the same model.
@@ -72,6 +74,7 @@ class Model : public tg::nn::Module {
   tg::Variable with_label(const tg::Variable& v, const tg::Variable& y) const;
   Config config_;
   std::shared_ptr<tg::nn::Linear> fc1_, fc21_, fc22_, fc3_, fc4_;
+  std::shared_ptr<tg::nn::Sequential> conv_encoder_, conv_decoder_;  // conv-vae only
 };
 
 }  // namespace vae
