@@ -97,13 +97,14 @@ inline void valid_range(i64 n, i64 out, i64 s, i64 p, i64 off, i64& lo, i64& hi)
   lo = std::min(lo, hi);
 }
 
-// col (K, cols) with column offset n P for images [n0, n0 + nb) of x; cols = nb P.
+// col (K, cols) with column offset n P for images [n0, n0 + nb) of x; cols = nb P. Images outer and
+// taps inner, so the 16 taps of a 4x4 kernel re-read an input plane while it is still in L1.
 template <class T>
 void im2col(const T* x, T* col, const Geom& g, i64 n0, i64 nb) {
   const i64 K = g.K(), P = g.P(), cols = nb * P, khw = g.kh * g.kw;
-  parallel_for(0, K * nb, std::max<i64>(1, 8192 / std::max<i64>(P, 1)), [&](i64 begin, i64 end) {
+  parallel_for(0, nb * K, std::max<i64>(1, 8192 / std::max<i64>(P, 1)), [&](i64 begin, i64 end) {
     for (i64 t = begin; t < end; ++t) {
-      const i64 r = t / nb, n = t % nb;
+      const i64 n = t / K, r = t % K;
       const i64 c = r / khw, ki = (r / g.kw) % g.kh, kj = r % g.kw;
       const T* plane = x + ((n0 + n) * g.C + c) * g.H * g.W;
       T* dst = col + r * cols + n * P;
@@ -112,16 +113,16 @@ void im2col(const T* x, T* col, const Geom& g, i64 n0, i64 nb) {
       for (i64 oh = 0; oh < g.Ho; ++oh, dst += g.Wo) {
         const i64 ih = oh * g.sh - g.ph + ki * g.dh;
         if (ih < 0 || ih >= g.H) {
-          std::fill_n(dst, g.Wo, T(0));
+          for (i64 ow = 0; ow < g.Wo; ++ow) dst[ow] = T(0);
           continue;
         }
         const T* src = plane + ih * g.W - g.pw + kj * g.dw;  // src[ow sw] is x[.., ih, ow sw - pw + kj dw]
-        std::fill_n(dst, lo, T(0));
+        for (i64 ow = 0; ow < lo; ++ow) dst[ow] = T(0);
         if (g.sw == 1)
-          std::copy(src + lo, src + hi, dst + lo);
+          for (i64 ow = lo; ow < hi; ++ow) dst[ow] = src[ow];
         else
           for (i64 ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
-        std::fill(dst + hi, dst + g.Wo, T(0));
+        for (i64 ow = hi; ow < g.Wo; ++ow) dst[ow] = T(0);
       }
     }
   });
