@@ -11,11 +11,11 @@ Run with Debian's python3-torch: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/c
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from autograd_torch import time_us
 
 LAYERS = {  # name: (x shape, w shape, transposed)
     "enc1": ((128, 1, 28, 28), (32, 1, 4, 4), False),
@@ -42,17 +42,6 @@ def cases():
         yield f"conv/{name}/bwd_weight", lambda backward=backward: backward([False, True, False])
 
 
-def time_ms(fn, iters, repeats):
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        runs.append((time.perf_counter() - t0) / iters * 1e3)
-    return statistics.median(runs)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -62,7 +51,7 @@ def main():
     torch.set_num_threads(args.threads)
     with torch.no_grad():
         for name, fn in cases():
-            print(json.dumps({"name": name, "ms_per_iter": time_ms(fn, args.iters, args.repeats)}), flush=True)
+            print(json.dumps({"name": name, "ms_per_iter": time_us(fn, args.iters, args.repeats) / 1e3}), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,24 +13,6 @@
 namespace tg::nn {
 namespace {
 
-void check_sizes(const char* layer, std::int64_t in, std::int64_t out, Size2 k) {
-  if (in < 1 || out < 1 || k[0] < 1 || k[1] < 1)
-    throw ValueError(fmt::format("{}: in_channels={}, out_channels={} and kernel_size=({}, {}) must be >= 1", layer,
-                                 in, out, k[0], k[1]));
-}
-
-// torch.nn.modules.conv._ConvNd.reset_parameters: kaiming_uniform_(W, a=sqrt(5)), and the bias from
-// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in computed from W's shape (for the transposed layer
-// too, whose W is (in, out, kh, kw): PyTorch's quirk, kept so the layers match one to one).
-void reset_conv(Variable& weight, Variable& bias, Generator* gen) {
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
-  if (bias.defined()) {
-    const auto fan_in = init::calculate_fan_in_and_fan_out(weight.shape()).first;
-    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
-    init::uniform_(bias, -bound, bound, gen);
-  }
-}
-
 // PyTorch's repr: the defaults (dilation 1, padding 0, output_padding 0, bias) are left out.
 std::string conv_repr(std::int64_t in, std::int64_t out, Size2 k, const ConvOptions& o, bool bias) {
   std::string s = fmt::format("{}, {}, kernel_size=({}, {}), stride=({}, {})", in, out, k[0], k[1], o.stride[0],
@@ -45,53 +27,59 @@ std::string conv_repr(std::int64_t in, std::int64_t out, Size2 k, const ConvOpti
 
 }  // namespace
 
-// --- Conv2d --------------------------------------------------------------------------------------
+// --- ConvLayer -----------------------------------------------------------------------------------
+
+ConvLayer::ConvLayer(const char* layer, std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size,
+                     const ConvOptions& options, bool bias, const Shape& weight_shape, DType dtype, Generator* gen)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), options_(options) {
+  if (in_channels < 1 || out_channels < 1 || kernel_size[0] < 1 || kernel_size[1] < 1)
+    throw ValueError(fmt::format("{}: in_channels={}, out_channels={} and kernel_size=({}, {}) must be >= 1", layer,
+                                 in_channels, out_channels, kernel_size[0], kernel_size[1]));
+  weight = register_parameter("weight", Tensor::zeros(weight_shape, dtype));
+  if (bias) this->bias = register_parameter("bias", Tensor::zeros({out_channels}, dtype));
+  reset_parameters(gen);
+}
+
+// torch.nn.modules.conv._ConvNd.reset_parameters: kaiming_uniform_(W, a=sqrt(5)), and the bias from
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in computed from W's shape (for the transposed layer
+// too, whose W is (in, out, kh, kw): PyTorch's quirk, kept so the layers match one to one).
+void ConvLayer::reset_parameters(Generator* gen) {
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
+  if (bias.defined()) {
+    const auto fan_in = init::calculate_fan_in_and_fan_out(weight.shape()).first;
+    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
+    init::uniform_(bias, -bound, bound, gen);
+  }
+}
+
+std::string ConvLayer::extra_repr() const {
+  return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
+}
+
+// --- Conv2d, ConvTranspose2d ---------------------------------------------------------------------
 
 Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size, const ConvOptions& options,
                bool bias, DType dtype, Generator* gen)
-    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), options_(options) {
-  check_sizes("Conv2d", in_channels, out_channels, kernel_size);
+    : ConvLayer("Conv2d", in_channels, out_channels, kernel_size, options, bias,
+                {out_channels, in_channels, kernel_size[0], kernel_size[1]}, dtype, gen) {
   if (options.output_padding != Size2{0, 0})
     throw ValueError("Conv2d: output_padding is for ConvTranspose2d only");
   // checks the options, on the smallest image the dilated kernel fits
   conv2d_output_shape({1, in_channels, options.dilation[0] * (kernel_size[0] - 1) + 1,
                        options.dilation[1] * (kernel_size[1] - 1) + 1},
-                      {out_channels, in_channels, kernel_size[0], kernel_size[1]}, options);
-  weight = register_parameter("weight",
-                              Tensor::zeros({out_channels, in_channels, kernel_size[0], kernel_size[1]}, dtype));
-  if (bias) this->bias = register_parameter("bias", Tensor::zeros({out_channels}, dtype));
-  reset_parameters(gen);
+                      weight.shape(), options);
 }
 
-void Conv2d::reset_parameters(Generator* gen) { reset_conv(weight, bias, gen); }
-
-Variable Conv2d::forward(const Variable& x) { return tg::conv2d(x, weight, bias, options_); }
-
-std::string Conv2d::extra_repr() const {
-  return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
-}
-
-// --- ConvTranspose2d -----------------------------------------------------------------------------
+Variable Conv2d::forward(const Variable& x) { return tg::conv2d(x, weight, bias, options()); }
 
 ConvTranspose2d::ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size,
                                  const ConvOptions& options, bool bias, DType dtype, Generator* gen)
-    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), options_(options) {
-  check_sizes("ConvTranspose2d", in_channels, out_channels, kernel_size);
-  conv_transpose2d_output_shape({1, in_channels, 1, 1}, {in_channels, out_channels, kernel_size[0], kernel_size[1]},
-                                options);  // checks the options
-  weight = register_parameter("weight",
-                              Tensor::zeros({in_channels, out_channels, kernel_size[0], kernel_size[1]}, dtype));
-  if (bias) this->bias = register_parameter("bias", Tensor::zeros({out_channels}, dtype));
-  reset_parameters(gen);
+    : ConvLayer("ConvTranspose2d", in_channels, out_channels, kernel_size, options, bias,
+                {in_channels, out_channels, kernel_size[0], kernel_size[1]}, dtype, gen) {
+  conv_transpose2d_output_shape({1, in_channels, 1, 1}, weight.shape(), options);  // checks the options
 }
 
-void ConvTranspose2d::reset_parameters(Generator* gen) { reset_conv(weight, bias, gen); }
-
-Variable ConvTranspose2d::forward(const Variable& x) { return tg::conv_transpose2d(x, weight, bias, options_); }
-
-std::string ConvTranspose2d::extra_repr() const {
-  return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
-}
+Variable ConvTranspose2d::forward(const Variable& x) { return tg::conv_transpose2d(x, weight, bias, options()); }
 
 // --- Unflatten -----------------------------------------------------------------------------------
 

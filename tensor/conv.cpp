@@ -269,6 +269,19 @@ ConvOptions without_output_padding(ConvOptions o) {
   return o;
 }
 
+// The geometry of a backward product of the conv2d of x_shape by w_shape, checking gy (the output
+// gradient) and `other` (the weight or the input it is multiplied with).
+Geom backward_geometry(const Tensor& gy, const Tensor& other, const Shape& x_shape, const Shape& w_shape,
+                       const ConvOptions& o, const char* op) {
+  check_defined(gy, op, "gradient");
+  check_dtype(gy, other, op);
+  const Geom g = geometry(x_shape, w_shape, without_output_padding(o), op);
+  if (gy.shape() != Shape{g.N, g.Co, g.Ho, g.Wo})
+    throw ShapeError(fmt::format("{}: gradient {} should be {} (conv2d of {} by {})", op, shape_str(gy.shape()),
+                                 shape_str({g.N, g.Co, g.Ho, g.Wo}), shape_str(x_shape), shape_str(w_shape)));
+  return g;
+}
+
 }  // namespace
 
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -297,28 +310,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptio
 }
 
 Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvOptions& o) {
-  check_defined(gy, "conv2d_backward_input", "gradient");
   check_defined(w, "conv2d_backward_input", "weight");
-  check_dtype(gy, w, "conv2d_backward_input");
-  const Geom g = geometry(x_shape, w.shape(), without_output_padding(o), "conv2d_backward_input");
-  if (gy.shape() != Shape{g.N, g.Co, g.Ho, g.Wo})
-    throw ShapeError(fmt::format("conv2d_backward_input: gradient {} should be {} (conv2d of {} by {})",
-                                 shape_str(gy.shape()), shape_str({g.N, g.Co, g.Ho, g.Wo}), shape_str(x_shape),
-                                 shape_str(w.shape())));
+  const Geom g = backward_geometry(gy, w, x_shape, w.shape(), o, "conv2d_backward_input");
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
   visit_dtype(gy.dtype(), [&]<class T>() { backward_input<T>(gy.data<T>(), w.data<T>(), dx.data<T>(), g); });
   return dx;
 }
 
 Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_shape, const ConvOptions& o) {
-  check_defined(gy, "conv2d_backward_weight", "gradient");
   check_defined(x, "conv2d_backward_weight", "input");
-  check_dtype(gy, x, "conv2d_backward_weight");
-  const Geom g = geometry(x.shape(), w_shape, without_output_padding(o), "conv2d_backward_weight");
-  if (gy.shape() != Shape{g.N, g.Co, g.Ho, g.Wo})
-    throw ShapeError(fmt::format("conv2d_backward_weight: gradient {} should be {} (conv2d of {} by {})",
-                                 shape_str(gy.shape()), shape_str({g.N, g.Co, g.Ho, g.Wo}), shape_str(x.shape()),
-                                 shape_str(w_shape)));
+  const Geom g = backward_geometry(gy, x, x.shape(), w_shape, o, "conv2d_backward_weight");
   Tensor dw = Tensor::empty(w_shape, gy.dtype());
   visit_dtype(gy.dtype(), [&]<class T>() { backward_weight<T>(gy.data<T>(), x.data<T>(), dw.data<T>(), g); });
   return dw;
