@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
   manifold_cmd->add_option("--out", out, "PNG file (default: manifold.png beside the checkpoint)");
 
   TrainFlags compare_flags;
-  auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE with the same budget; one figure");
+  auto* compare_cmd = app.add_subcommand("compare", "train an AE and a VAE (or --models) with the same budget; one figure");
   add_train_flags(compare_cmd, compare_flags, false);
   std::vector<std::string> compare_models{"ae", "vae"};
   compare_cmd->add_option("--models", compare_models, "the models side by side, e.g. vae,conv-vae")
