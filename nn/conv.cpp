@@ -1,7 +1,5 @@
 #include "nn/conv.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -40,17 +38,9 @@ ConvLayer::ConvLayer(const char* layer, std::int64_t in_channels, std::int64_t o
   reset_parameters(gen);
 }
 
-// torch.nn.modules.conv._ConvNd.reset_parameters: kaiming_uniform_(W, a=sqrt(5)), and the bias from
-// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in computed from W's shape (for the transposed layer
-// too, whose W is (in, out, kh, kw): PyTorch's quirk, kept so the layers match one to one).
-void ConvLayer::reset_parameters(Generator* gen) {
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
-  if (bias.defined()) {
-    const auto fan_in = init::calculate_fan_in_and_fan_out(weight.shape()).first;
-    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
-    init::uniform_(bias, -bound, bound, gen);
-  }
-}
+// torch.nn.modules.conv._ConvNd.reset_parameters is Linear's: fan_in from W's shape (for the transposed
+// layer too, whose W is (in, out, kh, kw): PyTorch's quirk, kept so the layers match one to one).
+void ConvLayer::reset_parameters(Generator* gen) { init::default_reset_(weight, bias, gen); }
 
 std::string ConvLayer::extra_repr() const {
   return conv_repr(in_channels_, out_channels_, kernel_size_, options_, bias.defined());
