@@ -61,11 +61,13 @@ def loss_terms(logits, x, mu, logvar):
     return bce, kld
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(make_model, description):
+    """Parses the common flags, then trains make_model(args) and prints one JSON line per epoch."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", required=True)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--latent", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -75,7 +77,7 @@ def main():
     train_x = read_idx(find(args.data, "train-images-idx3-ubyte")).reshape(-1, 784).float() / 255
     test_x = read_idx(find(args.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).float() / 255
 
-    model = VAE()
+    model = make_model(args)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(1, args.epochs + 1):
         model.train()
@@ -104,6 +106,10 @@ def main():
         n = len(test_x)
         print(json.dumps({"epoch": epoch, "train_loss": train_loss / len(train_x), "test_loss": (recon + kl) / n,
                           "test_recon": recon / n, "test_kl": kl / n, "seconds": seconds}), flush=True)
+
+
+def main():
+    run(lambda args: VAE(latent=args.latent), __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

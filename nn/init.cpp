@@ -145,4 +145,13 @@ Variable kaiming_normal_(Variable v, double a, FanMode mode, const std::string& 
   return v;
 }
 
+void default_reset_(Variable& weight, Variable& bias, Generator* gen) {
+  kaiming_uniform_(weight, std::sqrt(5.0), FanMode::fan_in, "leaky_relu", gen);
+  if (bias.defined()) {
+    const auto fan_in = calculate_fan_in_and_fan_out(weight.shape()).first;
+    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
+    uniform_(bias, -bound, bound, gen);
+  }
+}
+
 }  // namespace tg::nn::init

@@ -30,14 +30,7 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool bias, D
 
 // torch.nn.Linear.reset_parameters: kaiming_uniform_(W, a=sqrt(5)) is U(-1/sqrt(fan_in), ...), and
 // the bias gets the same bound.
-void Linear::reset_parameters(Generator* gen) {
-  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
-  if (bias.defined()) {
-    const auto fan_in = init::calculate_fan_in_and_fan_out(weight.shape()).first;
-    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
-    init::uniform_(bias, -bound, bound, gen);
-  }
-}
+void Linear::reset_parameters(Generator* gen) { init::default_reset_(weight, bias, gen); }
 
 Variable Linear::forward(const Variable& x) { return tg::linear(x, weight, bias); }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <sstream>
 
 #include "autograd/ops.hpp"
@@ -267,6 +268,40 @@ void write_manifold(const std::string& path, Model& model, int n) {
   const auto tiles = rows_of(images);
   for (int i = 0; i < n * n; ++i) grid[i / n].push_back(tiles[i]);
   write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text, 1, 0);
+}
+
+// "autoencoder vs VAE", "VAE vs conv VAE": the panels' names.
+static std::string compare_title(const std::vector<ComparePanel>& panels) {
+  std::string t;
+  for (const auto& p : panels) t += (t.empty() ? "" : " vs ") + p.name;
+  if (!t.empty()) t[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(t[0])));
+  return t;
+}
+
+void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels) {
+  constexpr int kCol = 560, kTop = 70;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"1340\" font-family=\"sans-serif\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      "<text x=\"20\" y=\"32\" font-size=\"22\">{}: the same budget</text>\n",
+      kCol * static_cast<int>(panels.size()) + 20, compare_title(panels));
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const ComparePanel& p = panels[i];
+    const int x = 20 + kCol * static_cast<int>(i);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"18\" font-weight=\"bold\">{}: test recon {:.1f} + KL {:.1f} nats</text>\n",
+                       x, kTop, p.name, p.test_recon, p.test_kl);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">interpolations between test digits</text>\n", x, kTop + 28);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"380\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 36, base64(tg::read_file(p.interpolation_png)));
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">decoded samples z ~ N(0, I)</text>\n", x, kTop + 440);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"400\" height=\"400\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/png;base64,{}\"/>\n", x, kTop + 448, base64(tg::read_file(p.samples_png)));
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">test codes, coloured by label</text>\n", x, kTop + 872);
+    svg += fmt::format("<image x=\"{}\" y=\"{}\" width=\"520\" height=\"370\" preserveAspectRatio=\"xMinYMin meet\" "
+                       "href=\"data:image/svg+xml;base64,{}\"/>\n", x, kTop + 880, base64(tg::read_file(p.latent_svg)));
+  }
+  svg += "</svg>\n";
+  tg::write_file_atomic(path, svg);
 }
 
 }  // namespace vae

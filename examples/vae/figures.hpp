@@ -41,6 +41,17 @@ void write_loss(const std::string& path, const std::vector<EpochMetrics>& histor
 // Latent 2 only: decodings over an n x n grid of inverse-normal-CDF quantiles (Kingma and Welling).
 void write_manifold(const std::string& path, Model& model, int n = 20);
 
+// compare --models: one panel per model (its interpolations, samples and latent codes, the last epoch's
+// test terms), side by side in one SVG.
+struct ComparePanel {
+  std::string name;  // "VAE", "conv VAE"
+  std::string interpolation_png, samples_png, latent_svg;
+  // Shown apart: an AE's loss is its reconstruction alone, so a single "loss" would compare a
+  // reconstruction with a bound on -log p(x).
+  double test_recon, test_kl;
+};
+void write_compare_figure(const std::string& path, const std::vector<ComparePanel>& panels);
+
 // Standard base64 (RFC 4648, with padding), for images embedded as data URIs.
 std::string base64(const std::string& bytes);
 

@@ -10,6 +10,7 @@
 //   vae dump         a checkpoint's encoder and decoder outputs on test images (for other frameworks)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -56,6 +57,7 @@ struct TrainFlags {
   std::uint64_t seed = 1;
   int threads = 0;
   bool profile = false;
+  std::vector<std::string> models;  // compare --models: a side-by-side panel figure of these
   // train only: the run itself
   std::string resume;
   bool overwrite = false;
@@ -143,7 +145,7 @@ const CLI::Validator kOpenUnit = CLI::Validator(
 void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_model) {
   cmd->add_option("--data", f.data, "folder with the four MNIST IDX files (default: the embedded 10k digits)");
   if (with_model) {
-    cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae")->capture_default_str()->check(kModels);
+    cmd->add_option("--model", f.model, "vae | ae | sparse-ae | cvae | conv-vae")->capture_default_str()->check(kModels);
     cmd->add_option("--sparsity", f.sparsity, "sparse-ae: weight of the KL sparsity penalty on the sigmoid code")
         ->capture_default_str()->check(real_range(0, 1e6));
     cmd->add_option("--sparsity-target", f.sparsity_target, "sparse-ae: target mean activation rho of each code unit")
@@ -465,11 +467,42 @@ int run_manifold(const ModelFlags& f) {
   return 0;
 }
 
+// `vae compare --models a,b,...`: the listed models trained with the same flags and seed, one panel
+// figure (compare.svg) of their interpolations, samples and latent codes, e.g. the MLP VAE beside the
+// conv VAE.
+int run_compare_panels(const TrainFlags& f) {
+  const vae::Binarize b = vae::parse_binarize(f.binarize);
+  const std::string root = f.out.empty() ? vae::default_run_dir("compare") : f.out;
+  std::vector<vae::ModelKind> kinds;
+  for (const auto& m : f.models) {
+    if (std::count(f.models.begin(), f.models.end(), m) > 1)
+      throw vae::UsageError(fmt::format("compare: --models names {} twice", m));
+    kinds.push_back(vae::parse_model(m));
+  }
+  vae::check_out_dir(root, f.overwrite);
+  const vae::Data data = load(f, b);
+  vae::prepare_out_dir(root, f.overwrite);
+  const std::vector<std::string> names = vae::class_names(data.dir, f.class_names);
+  std::vector<vae::ComparePanel> panels;
+  for (auto kind : kinds) {
+    const std::string name = vae::model_name(kind), dir = path_in(root, name);
+    vae::prepare_out_dir(dir);
+    vae::print_line(fmt::format("--- {} ---", name));
+    const auto [model, history] = train_one(options_from(f, data, kind), data, dir, names);
+    panels.push_back({vae::display_name(kind), path_in(dir, "interpolation.png"), path_in(dir, "samples.png"),
+                      path_in(dir, "latent.svg"), history.back().test_recon, history.back().test_kl});
+  }
+  vae::write_compare_figure(path_in(root, "compare.svg"), panels);
+  fmt::print("wrote {}/compare.svg (and {}/ with each model's files)\n", root, fmt::join(f.models, "/, "));
+  return 0;
+}
+
 // `vae compare`: a classifier to score the pictures, then at each latent size an AE and a VAE (same
 // flags, same seed), their figures and scores (compare.hpp), a table on stdout and compare.json.
 int run_compare(const TrainFlags& f) {
   if (f.threads > 0) tg::set_num_threads(f.threads);
   if (f.profile) tg::profile::enable();
+  if (!f.models.empty()) return run_compare_panels(f);
   const vae::Binarize b = vae::parse_binarize(f.binarize);
   const std::string root = f.out.empty() ? vae::default_run_dir("compare") : f.out;
   vae::check_out_dir(root, f.overwrite);
@@ -547,6 +580,10 @@ int main(int argc, char** argv) {
   std::string checkpoint, data_dir, out;
   std::int64_t limit_test = 0;
   add_train_flags(compare_cmd, compare_flags, false);
+  compare_cmd->add_option("--models", compare_flags.models,
+                          "instead of the AE-vs-VAE argument: these models side by side with the same budget, "
+                          "one figure (e.g. vae,conv-vae)")
+      ->delimiter(',')->check(kModels);
 
   std::string codes_path, labels_path, split_name = "test";
   auto* encode_cmd = app.add_subcommand("encode", "write the codes (the encoder's means) of a data set to .npy");

@@ -13,6 +13,7 @@
 #include "distributions/continuous_bernoulli.hpp"
 #include "distributions/kl.hpp"
 #include "distributions/normal.hpp"
+#include "examples/vae/conv_vae.hpp"
 
 namespace vae {
 
@@ -24,7 +25,8 @@ ModelKind parse_model(const std::string& s) {
   if (s == "ae") return ModelKind::ae;
   if (s == "sparse-ae") return ModelKind::sparse_ae;
   if (s == "cvae") return ModelKind::cvae;
-  throw tg::ValueError(fmt::format("--model: '{}' is not one of vae, ae, sparse-ae, cvae", s));
+  if (s == "conv-vae") return ModelKind::conv_vae;
+  throw tg::ValueError(fmt::format("--model: '{}' is not one of vae, ae, sparse-ae, cvae, conv-vae", s));
 }
 
 std::string model_name(ModelKind k) {
@@ -33,8 +35,20 @@ std::string model_name(ModelKind k) {
     case ModelKind::ae: return "ae";
     case ModelKind::sparse_ae: return "sparse-ae";
     case ModelKind::cvae: return "cvae";
+    case ModelKind::conv_vae: return "conv-vae";
   }
   return "vae";
+}
+
+std::string display_name(ModelKind k) {
+  switch (k) {
+    case ModelKind::vae: return "VAE";
+    case ModelKind::ae: return "autoencoder";
+    case ModelKind::sparse_ae: return "sparse autoencoder";
+    case ModelKind::cvae: return "conditional VAE";
+    case ModelKind::conv_vae: return "conv VAE";
+  }
+  return "VAE";
 }
 
 Likelihood parse_likelihood(const std::string& s) {
@@ -154,6 +168,21 @@ std::vector<std::pair<std::string, tg::Shape>> Config::parameter_shapes() const 
     out.emplace_back(name + ".weight", tg::Shape{units, in});
     out.emplace_back(name + ".bias", tg::Shape{units});
   };
+  if (kind == ModelKind::conv_vae) {  // conv_vae.cpp's Sequentials: the indices are their positions
+    const std::int64_t k = kConvKernel, c1 = kConvC1, c2 = kConvC2, flat = c2 * (rows / 4) * (cols / 4);
+    out.emplace_back("encoder.1.weight", tg::Shape{c1, 1, k, k});
+    out.emplace_back("encoder.1.bias", tg::Shape{c1});
+    out.emplace_back("encoder.3.weight", tg::Shape{c2, c1, k, k});
+    out.emplace_back("encoder.3.bias", tg::Shape{c2});
+    linear("encoder.6", flat, 2 * latent);
+    linear("decoder.0", latent, flat);
+    out.emplace_back("decoder.3.weight", tg::Shape{c2, c1, k, k});  // ConvTranspose2d: (in, out, k, k)
+    out.emplace_back("decoder.3.bias", tg::Shape{c1});
+    out.emplace_back("decoder.5.weight", tg::Shape{c1, 1, k, k});
+    out.emplace_back("decoder.5.bias", tg::Shape{1});
+    if (likelihood == Likelihood::gaussian && sigma <= 0) out.emplace_back("log_sigma", tg::Shape{1});
+    return out;
+  }
   linear("fc1", input() + label, hidden);
   linear("fc21", hidden, latent);
   if (variational()) linear("fc22", hidden, latent);
@@ -165,6 +194,11 @@ std::vector<std::pair<std::string, tg::Shape>> Config::parameter_shapes() const 
 
 Model::Model(const Config& config, tg::Generator* init, tg::DType dtype) : config_(config) {
   using tg::nn::Linear;
+  if (config.kind == ModelKind::conv_vae) {  // its own layers (conv_vae.hpp); the loss below is shared
+    conv_encoder_ = register_module("encoder", conv_encoder(config, init, dtype));
+    conv_decoder_ = register_module("decoder", conv_decoder(config, init, dtype));
+    return;
+  }
   const std::int64_t label = config.conditional() ? config.classes : 0;
   // Names as in PyTorch's example (fc1, fc21, fc22, fc3, fc4), so state dicts line up one to one.
   fc1_ = register_module("fc1", std::make_shared<Linear>(config.input() + label, config.hidden, true,
@@ -197,6 +231,10 @@ Variable Model::with_label(const Variable& v, const Variable& y) const {
 }
 
 std::pair<Variable, Variable> Model::encode(const Variable& x, const Variable& y) {
+  if (conv_encoder_) {
+    const Variable h = conv_encoder_->forward(x);  // (B, 2 latent): mu and logvar side by side
+    return {tg::slice(h, 1, 0, config_.latent), tg::slice(h, 1, config_.latent, 2 * config_.latent)};
+  }
   const Variable h = tg::relu(fc1_->forward(with_label(x, y)));
   // The sparse AE's code is a sigmoid, in (0, 1): a unit is off near 0 and cannot dodge the penalty by
   // shrinking while the decoder's weights grow (which is what an L1 on a linear code allows).
@@ -206,6 +244,7 @@ std::pair<Variable, Variable> Model::encode(const Variable& x, const Variable& y
 }
 
 Variable Model::decode(const Variable& z, const Variable& y) {
+  if (conv_decoder_) return conv_decoder_->forward(z);
   return fc4_->forward(tg::relu(fc3_->forward(with_label(z, y))));
 }
 

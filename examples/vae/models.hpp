@@ -5,6 +5,7 @@
 //   sparse-ae  the AE with a sigmoid code h in (0, 1) and the KL sparsity penalty of Ng's notes:
 //              lambda * sum_j KL(Bernoulli(rho) || Bernoulli(mean_batch h_j)) (--sparsity, --sparsity-target)
 //   cvae       the VAE with the one-hot label fed to both encoder and decoder
+//   conv-vae   the VAE with convolutional encoder and decoder (conv_vae.hpp); --hidden does not apply
 #pragma once
 #include <cstdint>
 #include <map>
@@ -19,11 +20,12 @@
 
 namespace vae {
 
-enum class ModelKind { vae, ae, sparse_ae, cvae };
+enum class ModelKind { vae, ae, sparse_ae, cvae, conv_vae };
 enum class Likelihood { bernoulli, continuous_bernoulli, gaussian };
 
-ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae"
+ModelKind parse_model(const std::string& s);  // "vae" | "ae" | "sparse-ae" | "cvae" | "conv-vae"
 std::string model_name(ModelKind k);
+std::string display_name(ModelKind k);  // for figures: "autoencoder", "VAE", "conv VAE", ...
 Likelihood parse_likelihood(const std::string& s);  // "bernoulli" | "continuous-bernoulli" | "gaussian"
 std::string likelihood_name(Likelihood l);
 // --sigma: a positive number (a fixed sigma) or "learned" (returned as 0).
@@ -42,7 +44,7 @@ struct Config {
   double sparsity_target = 0.05;  // sparse-ae: the target mean activation rho of each code unit
   double sigma = 0;               // gaussian: the fixed sigma of p(x|z), or 0 for one learned sigma
   std::int64_t input() const;  // rows * cols; a ValueError if that overflows
-  bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae; }
+  bool variational() const { return kind == ModelKind::vae || kind == ModelKind::cvae || kind == ModelKind::conv_vae; }
   bool conditional() const { return kind == ModelKind::cvae; }
 
   // Stored in the checkpoint's metadata, so `vae eval` rebuilds the same model. from_metadata checks
@@ -95,6 +97,7 @@ class Model : public tg::nn::Module {
   Config config_;
   std::shared_ptr<tg::nn::Linear> fc1_, fc21_, fc22_, fc3_, fc4_;
   tg::Variable log_sigma_;  // gaussian with a learned sigma: one scalar, log sigma
+  std::shared_ptr<tg::nn::Sequential> conv_encoder_, conv_decoder_;  // conv-vae only
 };
 
 }  // namespace vae

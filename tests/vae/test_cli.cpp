@@ -459,3 +459,36 @@ TEST_CASE("cli: train with a one-image test set writes every file", "[vae][cli][
   CHECK(r.status == 0);
   for (const auto& f : kTrainFiles) CHECK(fs::exists(tmp / ("run/" + f)));
 }
+
+TEST_CASE("cli: --model conv-vae trains, and eval, sample, interpolate, manifold and compare work with it",
+          "[vae][cli][conv]") {
+  TempDir tmp("cli-conv");
+  Result r = run({"train", "--model", "conv-vae", "--latent", "2", "--limit", "128", "--limit-test", "64",
+                  "--epochs", "1", "--out", tmp / "run"});
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("training conv-vae"));
+  CHECK(files_in(tmp.path / "run") == std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
+  const std::string ckpt = tmp / "run/model.safetensors";
+  r = run({"eval", "--checkpoint", ckpt, "--iw-samples", "5", "--limit-test", "32", "--json"});
+  REQUIRE(r.status == 0);
+  CHECK(nlohmann::json::parse(r.out)["latent"] == 2);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"sample", "--checkpoint", ckpt, "--n", "9", "--out", tmp / "s.png"},
+           {"interpolate", "--checkpoint", ckpt, "--from", "0", "--to", "3", "--out", tmp / "i.png"},
+           {"manifold", "--checkpoint", ckpt, "--n", "4", "--out", tmp / "m.png"}}) {
+    r = run(args);
+    CHECK(r.status == 0);
+    CHECK(is_png(args.back()));
+  }
+  r = run({"compare", "--models", "vae,conv-vae", "--limit", "128", "--limit-test", "64", "--epochs", "1", "--out",
+           tmp / "cmp"});
+  REQUIRE(r.status == 0);
+  std::set<std::string> want{"compare.svg"};
+  for (const char* model : {"vae", "conv-vae"})
+    for (const auto& f : kTrainFiles) want.insert(std::string(model) + "/" + f);
+  CHECK(files_in(tmp.path / "cmp") == want);
+  CHECK_THAT(tg::read_file(tmp / "cmp/compare.svg"), Catch::Contains("VAE vs conv VAE"));
+  r = run({"compare", "--models", "vae,cnn", "--out", tmp / "bad"});
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("error:") && Catch::Contains("cnn"));
+}
