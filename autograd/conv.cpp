@@ -13,9 +13,9 @@
 //
 // Forward mode (jvp) rules, for when autograd has forward mode: every op here is bilinear, so its
 // tangent is the sum of the op applied to one tangent at a time; each rule is written beside its op.
-#include "autograd/conv.hpp"
+#include "tapegrad/autograd/conv.hpp"
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg {
 namespace {

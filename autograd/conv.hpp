@@ -2,9 +2,9 @@
 // semantics (tensor/conv.hpp has the shapes and options), plus conv2d's two backward products as ops
 // of their own, so that the backward is itself differentiable (gradients of gradients).
 #pragma once
-#include "autograd/tape.hpp"
-#include "autograd/variable.hpp"
-#include "tensor/conv.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/conv.hpp"
 
 namespace tg {
 

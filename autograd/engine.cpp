@@ -1,9 +1,9 @@
 // The backward engine (engine.hpp): seed, step, deliver; and backward() and grad() on top of it.
-#include "autograd/engine.hpp"
+#include "tapegrad/autograd/engine.hpp"
 
 #include <fmt/format.h>
 
-#include "autograd/profile.hpp"
+#include "tapegrad/autograd/profile.hpp"
 
 #include <algorithm>
 #include <utility>

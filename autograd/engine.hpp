@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tg {
 

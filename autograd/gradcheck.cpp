@@ -3,15 +3,15 @@
 // Both run with grad mode on, even under the caller's NoGradGuard (gradgradcheck's function calls
 // grad() inside), and the tape is cleared
 // after each numerical evaluation so memory stays bounded: gradcheck clears this thread's tape.
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace tg {
 namespace {

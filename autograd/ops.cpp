@@ -6,7 +6,7 @@
 // A zero incoming gradient stays an exact zero: element-wise backwards multiply g.out() by their
 // derivative with mul_or_zero / div_or_zero (0 * inf = 0 / 0 = 0), so the branch where did not take
 // sends back 0 even where its derivative is infinite or NaN (log at 0, sqrt below 0).
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 #include <fmt/format.h>
 

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/engine.hpp"
-#include "autograd/tape.hpp"
-#include "autograd/variable.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 // The profiler's counters: one row per name, kept in a map under a mutex (taken only when the
 // profiler is on), and per thread the point where the current forward interval began and the
 // innermost open region.
-#include "autograd/profile.hpp"
+#include "tapegrad/autograd/profile.hpp"
 
 #include <fmt/format.h>
 

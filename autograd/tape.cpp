@@ -1,6 +1,6 @@
 // The tape: the modes, record(), what a backward function sees (Grad), and printing the tape as text
 // and as Graphviz DOT. The engine that walks it backwards is engine.cpp.
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 #include <fmt/format.h>
 
@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "autograd/ops.hpp"
-#include "autograd/profile.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/profile.hpp"
 
 namespace tg {
 

@@ -1,12 +1,12 @@
 // Variable's methods: a handle to a shared VariableImpl (variable.hpp).
-#include "autograd/variable.hpp"
+#include "tapegrad/autograd/variable.hpp"
 
 #include <fmt/format.h>
 
 #include <utility>
 
-#include "autograd/tape.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg {
 

@@ -11,9 +11,9 @@
 //   autograd/128x400/fwd_nograd
 #include <benchmark/benchmark.h>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 

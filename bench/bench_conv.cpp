@@ -10,8 +10,8 @@
 //   .../fwd  the forward, .../bwd_input  d/dx, .../bwd_weight  d/dw
 #include <benchmark/benchmark.h>
 
-#include "tensor/conv.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/conv.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/gemm.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/gemm.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 #ifdef TG_HAVE_OPENBLAS
 #include <cblas.h>

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/kernels.hpp"
-#include "tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
 
 namespace {
 

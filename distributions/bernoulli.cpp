@@ -1,10 +1,10 @@
 // Bernoulli, stored as logits, and its KL closed form.
-#include "distributions/bernoulli.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
 
 #include <cmath>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 using detail::where;

@@ -7,7 +7,7 @@
 // log-density there (ContinuousBernoulli is); -inf outside [0, 1]. With validate_args on, any value
 // but 0 and 1 raises tg::ValueError.
 #pragma once
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

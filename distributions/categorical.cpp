@@ -1,12 +1,12 @@
 // Categorical(logits) and its KL closed form.
-#include "distributions/categorical.hpp"
+#include "tapegrad/distributions/categorical.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 using detail::mask_of;

@@ -3,7 +3,7 @@
 // = (); a value is a category index stored as a float of the logits' dtype. log_prob of anything
 // but an integer in [0, K) is -inf.
 #pragma once
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

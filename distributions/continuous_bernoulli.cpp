@@ -1,12 +1,12 @@
 // ContinuousBernoulli, with torch.distributions' formulas (continuous_bernoulli.py), and its KL.
-#include "distributions/continuous_bernoulli.hpp"
+#include "tapegrad/distributions/continuous_bernoulli.hpp"
 
 #include <cmath>
 #include <limits>
 #include <numbers>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 using detail::mask_of;

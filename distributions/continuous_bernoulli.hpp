@@ -11,7 +11,7 @@
 #pragma once
 #include <utility>
 
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

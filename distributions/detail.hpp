@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace tg::dist::detail {
 

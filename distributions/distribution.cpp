@@ -1,12 +1,12 @@
 // The Distribution base class and the helpers of detail.hpp.
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
 
-#include "distributions/detail.hpp"
+#include "tapegrad/distributions/detail.hpp"
 
 namespace tg::dist {
 namespace {

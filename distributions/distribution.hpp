@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "autograd/variable.hpp"
-#include "tensor/random.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/random.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg::dist {
 

@@ -1,13 +1,13 @@
 // Everything in tg::dist in one include: the distributions, the KL registry and the conformance
 // kit.
 #pragma once
-#include "distributions/bernoulli.hpp"
-#include "distributions/categorical.hpp"
-#include "distributions/continuous_bernoulli.hpp"
-#include "distributions/distribution.hpp"
-#include "distributions/independent.hpp"
-#include "distributions/kl.hpp"
-#include "distributions/laplace.hpp"
-#include "distributions/normal.hpp"
-#include "distributions/testing.hpp"
-#include "distributions/uniform.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
+#include "tapegrad/distributions/categorical.hpp"
+#include "tapegrad/distributions/continuous_bernoulli.hpp"
+#include "tapegrad/distributions/distribution.hpp"
+#include "tapegrad/distributions/independent.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/laplace.hpp"
+#include "tapegrad/distributions/normal.hpp"
+#include "tapegrad/distributions/testing.hpp"
+#include "tapegrad/distributions/uniform.hpp"

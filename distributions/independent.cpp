@@ -1,10 +1,10 @@
 // Independent(base, n) and its KL.
-#include "distributions/independent.hpp"
+#include "tapegrad/distributions/independent.hpp"
 
 #include <fmt/format.h>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 namespace {

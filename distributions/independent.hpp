@@ -6,7 +6,7 @@
 #pragma once
 #include <memory>
 
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

@@ -1,5 +1,5 @@
 // The KL registry and its Monte Carlo fallback.
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 #include <fmt/format.h>
 

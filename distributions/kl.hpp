@@ -19,7 +19,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

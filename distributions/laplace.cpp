@@ -1,11 +1,11 @@
 // Laplace(loc, scale) and its KL closed form.
-#include "distributions/laplace.hpp"
+#include "tapegrad/distributions/laplace.hpp"
 
 #include <cmath>
 #include <limits>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 

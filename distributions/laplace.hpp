@@ -1,7 +1,7 @@
 // Laplace(loc, scale): density exp(-|x - loc| / scale) / (2 scale) on the real line, with a
 // reparameterized sampler by inversion of the CDF. The worked example of docs/distributions.md.
 #pragma once
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

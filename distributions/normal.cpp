@@ -1,11 +1,11 @@
 // Normal(loc, scale) and its KL closed form.
-#include "distributions/normal.hpp"
+#include "tapegrad/distributions/normal.hpp"
 
 #include <cmath>
 #include <numbers>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 

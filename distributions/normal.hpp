@@ -1,7 +1,7 @@
 // Normal(loc, scale): the Gaussian N(loc, scale^2), with a reparameterized sampler
 // x = loc + scale * eps, eps ~ N(0, 1) (the Gaussian reparameterization trick of the VAE).
 #pragma once
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

@@ -1,14 +1,14 @@
 // The conformance kit (testing.hpp): the list of checks, the helpers they share, and the report.
 // The checks themselves are in testing_<part>.cpp (see testing_kit.hpp).
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <exception>
 
-#include "distributions/detail.hpp"
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist {
 namespace kit {

@@ -60,7 +60,7 @@
 #include <utility>
 #include <vector>
 
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

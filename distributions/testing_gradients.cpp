@@ -5,9 +5,9 @@
 
 #include <functional>
 
-#include "autograd/gradcheck.hpp"
-#include "distributions/detail.hpp"
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist::kit {
 namespace {

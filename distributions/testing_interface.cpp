@@ -4,8 +4,8 @@
 
 #include <typeinfo>
 
-#include "distributions/kl.hpp"
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist::kit {
 

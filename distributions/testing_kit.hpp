@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "distributions/distribution.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/distribution.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 namespace tg::dist::kit {
 

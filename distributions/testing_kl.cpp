@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <typeindex>
 
-#include "distributions/kl.hpp"
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist {
 namespace kit {

@@ -2,7 +2,7 @@
 // moments, within options.sigmas standard errors (testing_kit.hpp).
 #include <fmt/format.h>
 
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist::kit {
 namespace {

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <typeinfo>
 
-#include "distributions/detail.hpp"
-#include "distributions/testing_kit.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/testing_kit.hpp"
 
 namespace tg::dist::kit {
 

@@ -1,8 +1,8 @@
 // Uniform(low, high) and its KL closed form.
-#include "distributions/uniform.hpp"
+#include "tapegrad/distributions/uniform.hpp"
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
 
 namespace tg::dist {
 

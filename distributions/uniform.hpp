@@ -1,7 +1,7 @@
 // Uniform(low, high): the constant density 1 / (high - low) on [low, high), with a reparameterized
 // sampler x = low + u (high - low), u ~ U[0, 1).
 #pragma once
-#include "distributions/distribution.hpp"
+#include "tapegrad/distributions/distribution.hpp"
 
 namespace tg::dist {
 

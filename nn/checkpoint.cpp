@@ -1,9 +1,9 @@
-#include "nn/checkpoint.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
 
 #include <fmt/format.h>
 
-#include "nn/safetensors.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/nn/safetensors.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 namespace {

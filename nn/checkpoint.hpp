@@ -9,9 +9,9 @@
 #include <map>
 #include <string>
 
-#include "nn/module.hpp"
-#include "nn/optim.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 
 namespace tg::nn {
 

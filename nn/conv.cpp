@@ -1,12 +1,12 @@
-#include "nn/conv.hpp"
+#include "tapegrad/nn/conv.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "autograd/conv.hpp"
-#include "autograd/ops.hpp"
-#include "nn/init.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/autograd/conv.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 namespace {

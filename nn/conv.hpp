@@ -5,9 +5,9 @@
 #include <array>
 #include <cstdint>
 
-#include "nn/module.hpp"
-#include "tensor/conv.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/tensor/conv.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace tg::nn {
 

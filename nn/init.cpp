@@ -1,10 +1,10 @@
-#include "nn/init.hpp"
+#include "tapegrad/nn/init.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn::init {
 namespace {

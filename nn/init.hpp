@@ -7,9 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "autograd/variable.hpp"
-#include "tensor/random.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/random.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg::nn::init {
 

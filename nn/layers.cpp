@@ -1,12 +1,12 @@
-#include "nn/layers.hpp"
+#include "tapegrad/nn/layers.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/ops.hpp"
-#include "nn/init.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 namespace {

@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "nn/module.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // Each get_lr() is PyTorch 1.13's get_lr() for that class, term by term.
-#include "nn/lr_scheduler.hpp"
+#include "tapegrad/nn/lr_scheduler.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::optim {
 

@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "nn/optim.hpp"
+#include "tapegrad/nn/optim.hpp"
 
 namespace tg::optim {
 

@@ -1,8 +1,8 @@
-#include "nn/module.hpp"
+#include "tapegrad/nn/module.hpp"
 
 #include <fmt/format.h>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg::nn {
 

@@ -1,7 +1,7 @@
 // The .npy header is a Python dict literal. NumPy reads it with ast.literal_eval; here a small parser
 // accepts the subset NumPy writes (strings, True/False, tuples of integers) and reports the byte where
 // anything else starts.
-#include "nn/npy.hpp"
+#include "tapegrad/nn/npy.hpp"
 
 #include <bit>
 #include <cstring>
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 namespace {

@@ -11,7 +11,7 @@
 #pragma once
 #include <string>
 
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg::nn {
 

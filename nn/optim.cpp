@@ -2,7 +2,7 @@
 // computed in double as Python does, then cast to the tensor's dtype as ATen does), so f64 runs agree
 // with PyTorch to rounding. The element loops are fused kernels (tensor/fused.hpp): one vectorised,
 // threaded pass over the parameter, its gradient and the optimizer's buffers.
-#include "nn/optim.hpp"
+#include "tapegrad/nn/optim.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,11 +11,11 @@
 
 #include <fmt/format.h>
 
-#include "autograd/profile.hpp"
-#include "autograd/tape.hpp"
-#include "tensor/fused.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/autograd/profile.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/fused.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::optim {
 namespace {

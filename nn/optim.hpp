@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg::optim {
 

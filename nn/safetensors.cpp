@@ -3,7 +3,7 @@
 // spaces up to a multiple of 8, tensors packed in order. The reader applies the reference's checks
 // (header length, JSON, offsets contiguous from 0 and covering the data section exactly, sizes equal
 // to numel * dtype size) and a few stricter ones (duplicate names, unknown fields), and says where.
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg::nn {
 namespace {

@@ -1,6 +1,6 @@
 // Size-bucketed free lists under one mutex. The lists are LIFO, so the block freed last (still warm in
 // the cache) is the one handed out next.
-#include "tensor/allocator.hpp"
+#include "tapegrad/tensor/allocator.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -1,7 +1,7 @@
 // Whole-file reading and atomic file writing with POSIX calls (open/read/write/fsync/rename): the C++
 // streams cannot fsync, and errno is the only way to say *why* a read or a write failed (libstdc++'s
 // ifstream opens a folder without complaint and then throws its own text on the first read).
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <system_error>
 #include <utility>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg {
 namespace {

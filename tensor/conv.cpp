@@ -11,14 +11,14 @@
 // Large batches are done in chunks of images so that col stays below kColBudget elements; the chunk
 // size depends on the shapes only (never the thread count), and the weight gradient adds the chunks
 // in order with beta = 1, so results are the same for any thread count.
-#include "tensor/conv.hpp"
+#include "tapegrad/tensor/conv.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 
-#include "tensor/gemm.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/gemm.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace tg {
 namespace {

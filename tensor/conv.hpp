@@ -14,7 +14,7 @@
 #include <array>
 #include <cstdint>
 
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg {
 

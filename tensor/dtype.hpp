@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg {
 

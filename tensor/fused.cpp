@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tensor/fused_dispatch.hpp"
-#include "tensor/kernels_dispatch.hpp"
-#include "tensor/kernels_ref.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/fused_dispatch.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels_ref.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace tg::kernels {
 namespace detail {

@@ -6,7 +6,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "tensor/fused_impl.hpp"
+#include "tapegrad/tensor/fused_impl.hpp"
 
 namespace tg::kernels::detail {
 

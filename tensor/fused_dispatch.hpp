@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "tensor/fused.hpp"
+#include "tapegrad/tensor/fused.hpp"
 
 namespace tg::kernels::detail {
 

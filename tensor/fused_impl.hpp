@@ -8,8 +8,8 @@
 // contract `a * b + c` into an FMA on units that have one, and the update would differ from the
 // scalar loop's (and from PyTorch's) in the last bit.
 #pragma once
-#include "tensor/fused_dispatch.hpp"
-#include "tensor/kernels_impl.hpp"
+#include "tapegrad/tensor/fused_dispatch.hpp"
+#include "tapegrad/tensor/kernels_impl.hpp"
 
 namespace tg::kernels::detail {
 namespace {

@@ -2,7 +2,7 @@
 // blocking over K and N, and the split of C into per-thread tiles. The packing routines and the
 // micro-kernel live in the per-unit translation units (gemm_avx512.cpp, gemm_avx2.cpp,
 // gemm_sse42.cpp); see docs/gemm.md.
-#include "tensor/gemm.hpp"
+#include "tapegrad/tensor/gemm.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -10,9 +10,9 @@
 #include <new>
 #include <optional>
 
-#include "tensor/gemm_kernel.hpp"
-#include "tensor/kernels_dispatch.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/gemm_kernel.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace tg {
 namespace gemm_detail {

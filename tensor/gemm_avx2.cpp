@@ -3,7 +3,7 @@
 // only through the Unit tables below, which the baseline dispatcher in gemm.cpp selects at run
 // time.
 #define TG_GEMM_ARCH_TU
-#include "tensor/gemm_kernel.hpp"
+#include "tapegrad/tensor/gemm_kernel.hpp"
 
 namespace tg::gemm_detail {
 

@@ -2,16 +2,16 @@
 // Compiled for baseline x86-64: it checks the CPU once, at first use, and then calls through the table
 // of the best unit it has (kernels_avx512.cpp, kernels_avx2.cpp, kernels_sse42.cpp). TG_SIMD=avx512,
 // avx2, sse4.2 or scalar forces a lower unit; tests switch units with detail::select_unit().
-#include "tensor/kernels.hpp"
+#include "tapegrad/tensor/kernels.hpp"
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "tensor/error.hpp"
-#include "tensor/kernels_dispatch.hpp"
-#include "tensor/kernels_ref.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels_ref.hpp"
 
 namespace tg::kernels {
 namespace detail {

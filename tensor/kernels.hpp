@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tensor/elementwise.hpp"
+#include "tapegrad/tensor/elementwise.hpp"
 
 namespace tg::kernels {
 

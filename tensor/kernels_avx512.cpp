@@ -6,7 +6,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "tensor/kernels_impl.hpp"
+#include "tapegrad/tensor/kernels_impl.hpp"
 
 namespace tg::kernels::detail {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tensor/kernels.hpp"
+#include "tapegrad/tensor/kernels.hpp"
 
 namespace tg::kernels {
 

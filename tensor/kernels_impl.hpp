@@ -19,7 +19,7 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
 
 namespace tg::kernels::detail {
 namespace {

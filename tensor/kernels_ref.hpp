@@ -11,8 +11,8 @@
 #include <numbers>
 #include <type_traits>
 
-#include "tensor/kernels.hpp"
-#include "tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
 
 namespace tg::kernels::ref {
 

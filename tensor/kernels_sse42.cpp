@@ -1,6 +1,6 @@
 // The kernels compiled for SSE4.2; this file gets that unit's compiler flags (tensor/CMakeLists.txt)
 // and is only called when the CPU has the unit (kernels.cpp checks).
-#include "tensor/kernels_impl.hpp"
+#include "tapegrad/tensor/kernels_impl.hpp"
 
 namespace tg::kernels::detail {
 

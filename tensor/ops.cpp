@@ -5,8 +5,8 @@
 // leaves an innermost run in which each operand's step is 0 or 1. That run is handed to a SIMD kernel
 // (kernels.hpp); the outer rows are split over the thread pool. Each output element is computed by
 // exactly one thread from the same inputs, so results never depend on the thread count.
-#include "tensor/fused.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/tensor/fused.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 #include <fmt/format.h>
 
@@ -17,9 +17,9 @@
 #include <limits>
 #include <numeric>
 
-#include "tensor/gemm.hpp"
-#include "tensor/kernels.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/gemm.hpp"
+#include "tapegrad/tensor/kernels.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace tg {
 namespace {

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensor/elementwise.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/elementwise.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 // A small fork-join pool: parallel_for publishes one job, the workers and the caller take chunk
 // indices from the job's atomic counter, and the caller waits until every worker that joined the job
 // has left it. Idle workers spin briefly before they sleep (see spin_time()). An exception thrown by a chunk is caught where it happens and rethrown by the caller.
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,7 +1,7 @@
 // Philox4x32-10 fills. Element i of a fill is made from Philox block (offset + i / K), where K is how
 // many values one block (four 32-bit words) yields; the key is the 64-bit seed. A value therefore depends
 // only on (seed, offset at the start of the fill, i): the thread count only decides who computes it.
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 #include <Random123/philox.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 #include <type_traits>
 
-#include "tensor/error.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace tg {
 namespace {

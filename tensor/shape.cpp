@@ -1,10 +1,10 @@
-#include "tensor/shape.hpp"
+#include "tapegrad/tensor/shape.hpp"
 
 #include <optional>
 
 #include <fmt/format.h>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Tensor: storage, factories, element access, conversions, reshape views and printing.
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 #include <fmt/format.h>
 
@@ -9,9 +9,9 @@
 #include <cstring>
 #include <ostream>
 
-#include "tensor/allocator.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/allocator.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace tg {
 

@@ -12,9 +12,9 @@
 
 #include <fmt/format.h>
 
-#include "tensor/dtype.hpp"
-#include "tensor/error.hpp"
-#include "tensor/shape.hpp"
+#include "tapegrad/tensor/dtype.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/shape.hpp"
 
 namespace tg {
 

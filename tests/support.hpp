@@ -21,8 +21,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "tensor/parallel.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/parallel.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace tgtest {
 

@@ -16,11 +16,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "autograd/ops.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/layers.hpp"
-#include "nn/lr_scheduler.hpp"
-#include "nn/optim.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/layers.hpp"
+#include "tapegrad/nn/lr_scheduler.hpp"
+#include "tapegrad/nn/optim.hpp"
 
 namespace {
 

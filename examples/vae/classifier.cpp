@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "autograd/ops.hpp"
-#include "nn/optim.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace vae {
 

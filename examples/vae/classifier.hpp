@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "examples/vae/data.hpp"
-#include "nn/layers.hpp"
+#include "tapegrad/nn/layers.hpp"
 
 namespace vae {
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "examples/vae/train.hpp"
-#include "nn/npy.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/nn/npy.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace vae {
 

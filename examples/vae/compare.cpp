@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/labels.hpp"
 #include "examples/vae/plot.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace vae {
 

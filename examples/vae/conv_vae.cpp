@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "nn/conv.hpp"
+#include "tapegrad/nn/conv.hpp"
 
 namespace vae {
 namespace {

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "examples/vae/models.hpp"
-#include "nn/layers.hpp"
+#include "tapegrad/nn/layers.hpp"
 
 namespace vae {
 

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "autograd/profile.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/profile.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace vae {
 

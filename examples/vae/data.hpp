@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "examples/vae/idx.hpp"
-#include "tensor/random.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/random.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace vae {
 

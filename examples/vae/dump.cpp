@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "nn/safetensors.hpp"
-#include "tensor/error.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/safetensors.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace vae {
 

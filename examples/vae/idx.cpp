@@ -12,7 +12,7 @@
 #include <optional>
 #include <system_error>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace vae {
 namespace {

@@ -7,7 +7,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace vae {
 

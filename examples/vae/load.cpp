@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "examples/vae/data.hpp"
-#include "nn/checkpoint.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace vae {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "examples/vae/models.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 
 namespace vae {
 

@@ -22,7 +22,7 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/profile.hpp"
+#include "tapegrad/autograd/profile.hpp"
 #include "examples/vae/classifier.hpp"
 #include "examples/vae/codes.hpp"
 #include "examples/vae/compare.hpp"
@@ -35,11 +35,11 @@
 #include "examples/vae/progress.hpp"
 #include "examples/vae/run.hpp"
 #include "examples/vae/train.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/safetensors.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/safetensors.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace fs = std::filesystem;
 

@@ -8,11 +8,11 @@
 #include <cmath>
 #include <limits>
 
-#include "autograd/ops.hpp"
-#include "distributions/bernoulli.hpp"
-#include "distributions/continuous_bernoulli.hpp"
-#include "distributions/kl.hpp"
-#include "distributions/normal.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
+#include "tapegrad/distributions/continuous_bernoulli.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/normal.hpp"
 #include "examples/vae/conv_vae.hpp"
 
 namespace vae {

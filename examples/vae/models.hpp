@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.hpp"
-#include "nn/layers.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/nn/layers.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace vae {
 

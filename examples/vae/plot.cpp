@@ -14,8 +14,8 @@
 #include <numbers>
 #include <numeric>
 
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 // stb's own deflate is simple and makes larger files than zlib; stb lets us plug zlib in. It frees the
 // result with free(), so it must come from malloc().

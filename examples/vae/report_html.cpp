@@ -8,7 +8,7 @@
 
 #include "examples/vae/figures.hpp"
 #include "examples/vae/plot.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 namespace vae {
 

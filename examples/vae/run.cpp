@@ -12,9 +12,9 @@
 #include "examples/vae/figures.hpp"
 #include "examples/vae/progress.hpp"
 #include "examples/vae/report_html.hpp"
-#include "nn/safetensors.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/nn/safetensors.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace vae {
 

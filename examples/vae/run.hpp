@@ -9,7 +9,7 @@
 #include "examples/vae/data.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace vae {
 

@@ -11,17 +11,17 @@
 #include <sstream>
 #include <type_traits>
 
-#include "autograd/ops.hpp"
-#include "autograd/profile.hpp"
-#include "autograd/tape.hpp"
-#include "distributions/normal.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/profile.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/distributions/normal.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/progress.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/optim.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/kernels.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/kernels.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace vae {
 

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/conv.hpp"
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/conv.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "support.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "support.hpp"
 
 using namespace tg;

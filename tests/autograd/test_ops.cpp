@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 

@@ -4,8 +4,8 @@
 
 #include <sstream>
 
-#include "autograd/ops.hpp"
-#include "autograd/profile.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/profile.hpp"
 
 using namespace tg;
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/engine.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace {
 

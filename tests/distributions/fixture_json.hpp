@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "autograd/variable.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/autograd/variable.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 namespace tgtest {
 

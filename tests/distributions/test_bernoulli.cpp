@@ -4,10 +4,10 @@
 #include <cmath>
 #include <limits>
 
-#include "autograd/gradcheck.hpp"
-#include "distributions/bernoulli.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

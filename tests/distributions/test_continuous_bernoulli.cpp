@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "autograd/gradcheck.hpp"
-#include "distributions/continuous_bernoulli.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/distributions/continuous_bernoulli.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

@@ -1,8 +1,8 @@
 // The Distribution base class: shapes, the default sample(), validation defaults.
 #include <catch2/catch.hpp>
 
-#include "distributions/bernoulli.hpp"
-#include "distributions/normal.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
+#include "tapegrad/distributions/normal.hpp"
 
 using namespace tg;
 using namespace tg::dist;

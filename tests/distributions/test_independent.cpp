@@ -2,12 +2,12 @@
 // conformance.
 #include <catch2/catch.hpp>
 
-#include "autograd/gradcheck.hpp"
-#include "distributions/bernoulli.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/distributions/bernoulli.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/independent.hpp"
-#include "distributions/normal.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/independent.hpp"
+#include "tapegrad/distributions/normal.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

@@ -7,10 +7,10 @@
 #include <limits>
 #include <numbers>
 
-#include "autograd/gradcheck.hpp"
-#include "distributions/distributions.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/distributions/distributions.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

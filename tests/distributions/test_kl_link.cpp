@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "distributions/kl.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg::dist;
 

@@ -3,11 +3,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/kl.hpp"
-#include "distributions/laplace.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/laplace.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

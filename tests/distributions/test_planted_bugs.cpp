@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "distributions/detail.hpp"
-#include "distributions/kl.hpp"
-#include "distributions/testing.hpp"
+#include "tapegrad/distributions/detail.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
 using namespace tg::dist;

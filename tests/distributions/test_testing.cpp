@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <limits>
 
-#include "distributions/laplace.hpp"
-#include "distributions/normal.hpp"
-#include "distributions/testing.hpp"
-#include "distributions/uniform.hpp"
+#include "tapegrad/distributions/laplace.hpp"
+#include "tapegrad/distributions/normal.hpp"
+#include "tapegrad/distributions/testing.hpp"
+#include "tapegrad/distributions/uniform.hpp"
 
 using namespace tg;
 using namespace tg::dist;

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <limits>
 
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "distributions/fixture_json.hpp"
-#include "distributions/testing.hpp"
-#include "distributions/uniform.hpp"
+#include "tapegrad/distributions/testing.hpp"
+#include "tapegrad/distributions/uniform.hpp"
 
 using namespace tg;
 using namespace tg::dist;

@@ -9,7 +9,7 @@
 #include <exception>
 #include <string>
 
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace tgfuzz {
 

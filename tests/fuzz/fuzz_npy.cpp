@@ -2,7 +2,7 @@
 #include <string>
 
 #include "fuzz_main.hpp"
-#include "nn/npy.hpp"
+#include "tapegrad/nn/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -4,13 +4,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "autograd/ops.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/layers.hpp"
-#include "nn/optim.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/layers.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;

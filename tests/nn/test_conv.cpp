@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/ops.hpp"
-#include "nn/conv.hpp"
-#include "nn/layers.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/conv.hpp"
+#include "tapegrad/nn/layers.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;

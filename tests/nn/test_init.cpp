@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/tape.hpp"
-#include "nn/init.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 using namespace tg;
 using namespace tg::nn;

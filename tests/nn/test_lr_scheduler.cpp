@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/lr_scheduler.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/nn/lr_scheduler.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;

@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "nn/layers.hpp"
-#include "nn/module.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/layers.hpp"
+#include "tapegrad/nn/module.hpp"
 
 using namespace tg;
 

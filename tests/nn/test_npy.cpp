@@ -2,10 +2,10 @@
 
 #include <filesystem>
 
-#include "nn/npy.hpp"
+#include "tapegrad/nn/npy.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;

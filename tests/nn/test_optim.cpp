@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/ops.hpp"
-#include "nn/optim.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 using namespace tg;
 using Json = nlohmann::json;

@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "support.hpp"
-#include "tensor/ops.hpp"
+#include "tapegrad/tensor/ops.hpp"
 
 using namespace tg;
 

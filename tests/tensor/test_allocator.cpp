@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "tensor/allocator.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/tensor/allocator.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace alloc = tg::alloc;
 

@@ -1,6 +1,6 @@
 // Tests for tg::read_file, tg::write_file_atomic and tg::AtomicFile: the target is replaced whole,
 // failures leave no temporary file behind, and every failure says which path failed and why.
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "support.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/conv.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/conv.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/fused.hpp"
-#include "tensor/kernels_dispatch.hpp"
-#include "tensor/kernels_ref.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/fused.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels_ref.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace {
 

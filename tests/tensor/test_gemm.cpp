@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "tensor/gemm.hpp"
-#include "tensor/gemm_kernel.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/gemm.hpp"
+#include "tapegrad/tensor/gemm_kernel.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace {
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/kernels.hpp"
-#include "tensor/kernels_dispatch.hpp"
-#include "tensor/kernels_ref.hpp"
+#include "tapegrad/tensor/kernels.hpp"
+#include "tapegrad/tensor/kernels_dispatch.hpp"
+#include "tapegrad/tensor/kernels_ref.hpp"
 
 namespace {
 

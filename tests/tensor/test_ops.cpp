@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/kernels_ref.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/kernels_ref.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace {
 

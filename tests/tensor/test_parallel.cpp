@@ -2,7 +2,7 @@
 // promises, runs small and nested work inline, really runs chunks concurrently, and carries an
 // exception from any chunk back to the caller. No sleeps and no timing: concurrency is shown by a
 // rendezvous that can only complete if two chunks run at the same time.
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Tests for tg::Generator: Philox4x32-10 against the published known-answer vectors, the exact mapping
 // from Philox words to values, moments of every fill within 5 standard errors (fixed seeds, so the
 // tests are deterministic), offsets, and bitwise independence from the thread count.
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 #include <Random123/philox.h>
 
@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/error.hpp"
-#include "tensor/parallel.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace {
 

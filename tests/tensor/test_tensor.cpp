@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/tensor.hpp"
+#include "tapegrad/tensor/tensor.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 namespace tgtest::cli {
 

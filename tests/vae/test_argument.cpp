@@ -9,17 +9,17 @@
 #define STB_IMAGE_STATIC
 #include <stb_image.h>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/classifier.hpp"
 #include "examples/vae/codes.hpp"
 #include "examples/vae/compare.hpp"
 #include "examples/vae/labels.hpp"
 #include "examples/vae/plot.hpp"
-#include "nn/npy.hpp"
+#include "tapegrad/nn/npy.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace fs = std::filesystem;
 using tg::Tensor;

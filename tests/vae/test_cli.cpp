@@ -17,7 +17,7 @@
 
 #include "support.hpp"
 #include "vae/cli_support.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 

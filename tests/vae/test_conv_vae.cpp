@@ -8,11 +8,11 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/conv_vae.hpp"
 #include "examples/vae/models.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 using tg::DType;
 using tg::Tensor;

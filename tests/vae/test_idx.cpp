@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;

@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "examples/vae/models.hpp"
-#include "tensor/error.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/random.hpp"
+#include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/ops.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 using tg::DType;
 using tg::Tensor;

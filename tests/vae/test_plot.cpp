@@ -14,8 +14,8 @@
 
 #include "examples/vae/idx.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC

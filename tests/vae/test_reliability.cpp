@@ -25,13 +25,13 @@
 #include "examples/vae/idx.hpp"
 #include "examples/vae/load.hpp"
 #include "examples/vae/train.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/npy.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/npy.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "sanitized.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 namespace fs = std::filesystem;
 using tgtest::contains;

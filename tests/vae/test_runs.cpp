@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "examples/vae/progress.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 #include "vae/cli_support.hpp"
 
 extern char** environ;

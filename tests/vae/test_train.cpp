@@ -18,12 +18,12 @@
 #include "examples/vae/idx.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/safetensors.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "sanitized.hpp"
 #include "support.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/error.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
+#include "tapegrad/tensor/error.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC

@@ -2,8 +2,8 @@
 // (tg_test_kl_plugin) and linked whole-archive into distributions_test_kl_link, the way an
 // extender's library of distributions is linked. test_kl_link.cpp checks that its registration
 // reaches the registry, and that the audit reports it as missing an example.
-#include "distributions/kl.hpp"
-#include "distributions/normal.hpp"
+#include "tapegrad/distributions/kl.hpp"
+#include "tapegrad/distributions/normal.hpp"
 
 namespace tg::dist {
 namespace {
