@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include "tapegrad/autograd/profile.hpp"
-
 #include <algorithm>
 #include <utility>
+
+#include "tapegrad/autograd/profile.hpp"
 
 namespace tg {
 
@@ -24,9 +24,10 @@ Variable run_hooks(const detail::VariableImpl& v, Variable g) {
 
 Variable default_seed(const Variable& root, const char* fn) {
   if (root.numel() != 1)
-    throw AutogradError(fmt::format("{}: a gradient can be implied only for a one-element output; "
-                                    "this one has shape {} (pass the gradient explicitly)",
-                                    fn, shape_str(root.shape())));
+    throw AutogradError(
+        fmt::format("{}: a gradient can be implied only for a one-element output; "
+                    "this one has shape {} (pass the gradient explicitly)",
+                    fn, shape_str(root.shape())));
   return Variable(Tensor::ones(root.shape(), root.dtype()));
 }
 
@@ -54,8 +55,9 @@ void BackwardPass::seed(const std::vector<Variable>& roots, const std::vector<Va
   std::int64_t top = -1;
   for (const Variable& root : roots) {
     if (!root.requires_grad())
-      throw AutogradError("backward: the output does not require a gradient (no input of the ops "
-                          "that made it has requires_grad = true, or it was computed under NoGradGuard)");
+      throw AutogradError(
+          "backward: the output does not require a gradient (no input of the ops "
+          "that made it has requires_grad = true, or it was computed under NoGradGuard)");
     if (!root.is_leaf()) {
       if (root.impl()->generation != tape_.generation())
         throw AutogradError(fmt::format("backward: the graph through '{}' {}", root.op(),
@@ -87,7 +89,8 @@ void BackwardPass::to_leaf(const std::shared_ptr<detail::VariableImpl>& leaf, co
 }
 
 const BackwardPass::Step& BackwardPass::step() {
-  if (done()) throw AutogradError("BackwardPass::step: the pass is done (no node holds a gradient)");
+  if (done())
+    throw AutogradError("BackwardPass::step: the pass is done (no node holds a gradient)");
   const std::int64_t i = next_;
   const auto started = profile::enabled() ? profile::Clock::now() : profile::Clock::time_point();
   InEngine in_engine(true);
@@ -117,19 +120,20 @@ const BackwardPass::Step& BackwardPass::step() {
     const Variable& gi = last_.input_grads[k];
     if (!gi.defined()) continue;
     if (anomaly_mode_enabled() && !detail::all_finite(gi.value()))
-      throw AutogradError(fmt::format("anomaly: backward of '{}' (node #{}) produced NaN or Inf in "
-                                      "the gradient of input {} (shape {})",
-                                      node.op, i, k, shape_str(gi.shape())));
+      throw AutogradError(
+          fmt::format("anomaly: backward of '{}' (node #{}) produced NaN or Inf in "
+                      "the gradient of input {} (shape {})",
+                      node.op, i, k, shape_str(gi.shape())));
     const Edge& e = node.edges[k];
     if (e.node >= 0)
       detail::add_into(slot_[static_cast<std::size_t>(e.node)], gi);
     else if (e.leaf)
       to_leaf(e.leaf, gi);
     else if (e.released_op)
-      throw AutogradError(fmt::format("backward: input {} of '{}' (node #{}) came from '{}', whose "
-                                      "graph {}; or detach() the input",
-                                      k, node.op, i, e.released_op,
-                                      tape_.why_released(e.released_generation)));
+      throw AutogradError(
+          fmt::format("backward: input {} of '{}' (node #{}) came from '{}', whose "
+                      "graph {}; or detach() the input",
+                      k, node.op, i, e.released_op, tape_.why_released(e.released_generation)));
   }
   advance();
   if (profile::enabled()) profile::backward_done(node.op, profile::Clock::now() - started);
@@ -160,12 +164,14 @@ void BackwardPass::finish() {
 }
 
 void BackwardPass::deliver() {
-  if (!to_leaves_) throw AutogradError("BackwardPass::deliver: this pass collects for grad(); use captured()");
+  if (!to_leaves_)
+    throw AutogradError("BackwardPass::deliver: this pass collects for grad(); use captured()");
   finish();
 }
 
 std::vector<Variable> BackwardPass::captured() {
-  if (to_leaves_) throw AutogradError("BackwardPass::captured: this pass writes .grad; use deliver()");
+  if (to_leaves_)
+    throw AutogradError("BackwardPass::captured: this pass writes .grad; use deliver()");
   finish();
   return std::move(captured_);
 }
@@ -176,23 +182,27 @@ void backward(const Variable& root, const Variable& grad, BackwardOptions option
   if (!root.defined()) throw AutogradError("backward: the output is undefined");
   Variable seed = grad.defined() ? grad : default_seed(root, "backward");
   if (seed.shape() != root.shape())
-    throw AutogradError(fmt::format("backward: the gradient has shape {} but the output has shape {}",
-                                    shape_str(seed.shape()), shape_str(root.shape())));
+    throw AutogradError(
+        fmt::format("backward: the gradient has shape {} but the output has shape {}",
+                    shape_str(seed.shape()), shape_str(root.shape())));
   BackwardPass({root}, {seed}, options).deliver();
 }
 
-std::vector<Variable> grad(const std::vector<Variable>& outputs, const std::vector<Variable>& inputs,
+std::vector<Variable> grad(const std::vector<Variable>& outputs,
+                           const std::vector<Variable>& inputs,
                            const std::vector<Variable>& grad_outputs, BackwardOptions options) {
   if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
-    throw AutogradError(fmt::format("grad: {} outputs but {} grad_outputs", outputs.size(),
-                                    grad_outputs.size()));
+    throw AutogradError(
+        fmt::format("grad: {} outputs but {} grad_outputs", outputs.size(), grad_outputs.size()));
   std::vector<Variable> seeds;
   for (std::size_t k = 0; k < outputs.size(); ++k) {
-    Variable s = grad_outputs.empty() || !grad_outputs[k].defined() ? default_seed(outputs[k], "grad")
-                                                                    : grad_outputs[k];
+    Variable s = grad_outputs.empty() || !grad_outputs[k].defined()
+                     ? default_seed(outputs[k], "grad")
+                     : grad_outputs[k];
     if (s.shape() != outputs[k].shape())
-      throw AutogradError(fmt::format("grad: grad_outputs[{}] has shape {} but outputs[{}] has shape {}",
-                                      k, shape_str(s.shape()), k, shape_str(outputs[k].shape())));
+      throw AutogradError(
+          fmt::format("grad: grad_outputs[{}] has shape {} but outputs[{}] has shape {}", k,
+                      shape_str(s.shape()), k, shape_str(outputs[k].shape())));
     seeds.push_back(s);
   }
   for (std::size_t k = 0; k < inputs.size(); ++k) {

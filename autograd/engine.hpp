@@ -3,12 +3,14 @@
 //
 //   BackwardPass pass({loss}, {ones});   // seed: the root's slot holds d loss / d loss
 //   while (!pass.done()) pass.step();    // step: the next node with a gradient runs its backward
-//   pass.deliver();                      // deliver: leaves' .grad += their gradients; release the tape
+//   pass.deliver();                      // deliver: leaves' .grad += their gradients; release the
+//   tape
 //
-// Each step takes the gradient waiting in the highest non-empty slot (every consumer of that node has
-// run by then, so the gradient is complete), runs the node's hooks, calls its backward, checks what
-// it returns and adds each input's gradient into the slot of the node that made the input (always a
-// smaller index) or into the leaf's pending gradient. One pass, a plain loop, no recursion.
+// Each step takes the gradient waiting in the highest non-empty slot (every consumer of that node
+// has run by then, so the gradient is complete), runs the node's hooks, calls its backward, checks
+// what it returns and adds each input's gradient into the slot of the node that made the input
+// (always a smaller index) or into the leaf's pending gradient. One pass, a plain loop, no
+// recursion.
 #pragma once
 #include <cstdint>
 #include <unordered_map>
@@ -29,8 +31,8 @@ class BackwardPass {
     std::vector<Variable> input_grads;
   };
 
-  // Seeds the roots' slots (a leaf root's seed goes straight to its pending gradient). Gradients end
-  // up in the leaves' .grad at deliver().
+  // Seeds the roots' slots (a leaf root's seed goes straight to its pending gradient). Gradients
+  // end up in the leaves' .grad at deliver().
   BackwardPass(const std::vector<Variable>& roots, const std::vector<Variable>& seeds,
                BackwardOptions options = {});
   // The same, but collecting only d/d(wrt[k]) (leaves or intermediates), for grad(): no .grad is
@@ -48,11 +50,11 @@ class BackwardPass {
     while (!done()) step();
   }
 
-  // The end of backward(): runs the leaves' hooks, adds their gradients into .grad, and releases the
-  // tape unless retain_graph or create_graph. Steps first if the pass is not done.
+  // The end of backward(): runs the leaves' hooks, adds their gradients into .grad, and releases
+  // the tape unless retain_graph or create_graph. Steps first if the pass is not done.
   void deliver();
-  // The end of grad(): the gradients of wrt, in order (undefined where nothing flowed), and the tape
-  // released as by deliver().
+  // The end of grad(): the gradients of wrt, in order (undefined where nothing flowed), and the
+  // tape released as by deliver().
   std::vector<Variable> captured();
 
  private:

@@ -25,14 +25,16 @@ bool fail(const GradcheckOptions& opt, const std::string& msg) {
 
 }  // namespace
 
-bool gradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs, const GradcheckOptions& opt) {
-  GradModeGuard on(true);  // also under the caller's NoGradGuard: fn may call grad() (gradgradcheck)
+bool gradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs,
+               const GradcheckOptions& opt) {
+  GradModeGuard on(
+      true);  // also under the caller's NoGradGuard: fn may call grad() (gradgradcheck)
   std::vector<std::size_t> wrt;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k].requires_grad()) continue;
     if (inputs[k].dtype() != DType::f64)
-      throw DTypeError(fmt::format("gradcheck: input {} is {}; finite differences need f64 inputs", k,
-                                   dtype_name(inputs[k].dtype())));
+      throw DTypeError(fmt::format("gradcheck: input {} is {}; finite differences need f64 inputs",
+                                   k, dtype_name(inputs[k].dtype())));
     wrt.push_back(k);
   }
   if (wrt.empty()) throw AutogradError("gradcheck: no input requires a gradient");
@@ -93,22 +95,25 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs, const
         const double excess = std::isnan(a - n) ? INFINITY : std::abs(a - n) - tolerance;
         if (excess > worst_excess) {
           worst_excess = excess;
-          worst = fmt::format("input {} (shape {}): d out[{}] / d x[{}] is {:.10g} analytically but "
-                              "{:.10g} numerically",
-                              wrt[w], shape_str(inputs[wrt[w]].shape()), j, i, a, n);
+          worst = fmt::format(
+              "input {} (shape {}): d out[{}] / d x[{}] is {:.10g} analytically but "
+              "{:.10g} numerically",
+              wrt[w], shape_str(inputs[wrt[w]].shape()), j, i, a, n);
         }
       }
     }
   }
   tape().clear();
   if (mismatches == 0) return true;
-  return fail(opt, fmt::format("gradcheck: Jacobian mismatch at {} of {} entries; the worst, for {}",
-                               mismatches, total, worst));
+  return fail(opt,
+              fmt::format("gradcheck: Jacobian mismatch at {} of {} entries; the worst, for {}",
+                          mismatches, total, worst));
 }
 
 bool gradgradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs,
                    const GradcheckOptions& opt) {
-  GradModeGuard on(true);  // as gradcheck: its header promises grad mode is on, whatever the caller's
+  GradModeGuard on(
+      true);  // as gradcheck: its header promises grad mode is on, whatever the caller's
   const std::size_t n = inputs.size();
   const Shape out_shape = fn(inputs).shape();
   tape().clear();

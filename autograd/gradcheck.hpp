@@ -10,17 +10,17 @@
 namespace tg {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   // step of the central difference
+  double eps = 1e-6;  // step of the central difference
   double atol = 1e-5;
   double rtol = 1e-3;
-  bool raise = true;   // throw AutogradError with the worst mismatch instead of returning false
+  bool raise = true;  // throw AutogradError with the worst mismatch instead of returning false
 };
 
 using GradcheckFn = std::function<Variable(const std::vector<Variable>&)>;
 
 // Builds the full Jacobian of fn at `inputs` twice: analytically (one backward per output element)
-// and numerically ((f(x + eps e_j) - f(x - eps e_j)) / 2 eps), and compares them for every input that
-// requires a gradient. Inputs must be f64. Runs with grad mode on, whatever the caller's mode.
+// and numerically ((f(x + eps e_j) - f(x - eps e_j)) / 2 eps), and compares them for every input
+// that requires a gradient. Inputs must be f64. Runs with grad mode on, whatever the caller's mode.
 bool gradcheck(const GradcheckFn& fn, const std::vector<Variable>& inputs,
                const GradcheckOptions& options = {});
 

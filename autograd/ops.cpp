@@ -19,7 +19,9 @@ namespace {
 
 // A constant (no gradient) of the same dtype as `like`.
 Variable constant(const Tensor& t) { return Variable(t); }
-Variable scalar_like(const Variable& like, double v) { return Variable(Tensor::scalar(v, like.dtype())); }
+Variable scalar_like(const Variable& like, double v) {
+  return Variable(Tensor::scalar(v, like.dtype()));
+}
 
 // The shape a reduction over `axes` has with keepdim = true.
 Shape keepdim_shape(const Shape& s, const Axes& axes) {
@@ -32,7 +34,8 @@ Shape keepdim_shape(const Shape& s, const Axes& axes) {
   return out;
 }
 
-// trigamma(x) = d digamma / dx: recurrence up to x >= 6, then the asymptotic series; reflection below 0.5.
+// trigamma(x) = d digamma / dx: recurrence up to x >= 6, then the asymptotic series; reflection
+// below 0.5.
 double trigamma_scalar(double x) {
   if (x <= 0 && x == std::floor(x)) return INFINITY;
   if (x < 0.5) {
@@ -48,7 +51,8 @@ double trigamma_scalar(double x) {
   return acc + r + r2 / 2 + r * r2 * (1.0 / 6 - r2 * (1.0 / 30 - r2 * (1.0 / 42 - r2 / 30)));
 }
 
-// trigamma, recorded so that lgamma's second derivative exists; its own derivative is not implemented.
+// trigamma, recorded so that lgamma's second derivative exists; its own derivative is not
+// implemented.
 Variable trigamma(const Variable& x) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
@@ -57,19 +61,21 @@ Variable trigamma(const Variable& x) {
     for (std::int64_t i = 0; i < y.numel(); ++i) py[i] = static_cast<T>(trigamma_scalar(px[i]));
   });
   return record("trigamma", {x}, y, {}, [](Grad&) {
-    throw AutogradError("backward of 'trigamma': the derivative of trigamma (polygamma(2)) is not "
-                        "implemented, so digamma is differentiable only once");
+    throw AutogradError(
+        "backward of 'trigamma': the derivative of trigamma (polygamma(2)) is not "
+        "implemented, so digamma is differentiable only once");
   });
 }
 
 // C = op(A) op(B), the primitive behind matmul and linear's backward.
 //   dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC; transposing those back gives the cases below.
 Variable mm(const Variable& a, const Variable& b, bool ta, bool tb) {
-  return record("matmul", {a, b}, matmul(a.value(), b.value(), ta, tb), save(a, b), [ta, tb](Grad& g) {
-    const Variable &A = g.saved(0), &B = g.saved(1), &G = g.out();
-    if (g.needs(0)) g.accumulate(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
-    if (g.needs(1)) g.accumulate(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
-  });
+  return record("matmul", {a, b}, matmul(a.value(), b.value(), ta, tb), save(a, b),
+                [ta, tb](Grad& g) {
+                  const Variable &A = g.saved(0), &B = g.saved(1), &G = g.out();
+                  if (g.needs(0)) g.accumulate(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
+                  if (g.needs(1)) g.accumulate(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
+                });
 }
 
 // The adjoint of index_select: scatter-add rows of src into zeros of `shape`.
@@ -81,9 +87,12 @@ Variable index_add(const Shape& shape, std::int64_t axis, const std::vector<std:
 
 Variable reduce(const Variable& x, Reduction r) {
   switch (r) {
-    case Reduction::none: return x;
-    case Reduction::sum: return sum(x);
-    case Reduction::mean: return mean(x);
+    case Reduction::none:
+      return x;
+    case Reduction::sum:
+      return sum(x);
+    case Reduction::mean:
+      return mean(x);
   }
   return x;
 }
@@ -121,7 +130,8 @@ Variable div(const Variable& a, const Variable& b) {
   return record("div", {a, b}, div(a.value(), b.value()), save(a, b), [](Grad& g) {
     const Variable &A = g.saved(0), &B = g.saved(1);
     if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
-    if (g.needs(1)) g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.out(), A), square(B)), g.input_shape(1)));
+    if (g.needs(1))
+      g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.out(), A), square(B)), g.input_shape(1)));
   });
 }
 
@@ -129,10 +139,12 @@ Variable div(const Variable& a, const Variable& b) {
 Variable pow(const Variable& a, const Variable& b) {
   return record("pow", {a, b}, pow(a.value(), b.value()), save_with_result(a, b), [](Grad& g) {
     const Variable &A = g.saved(0), &B = g.saved(1);
-    if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), B * pow(A, B - 1.0)), g.input_shape(0)));
+    if (g.needs(0))
+      g.accumulate(0, sum_to(mul_or_zero(g.out(), B * pow(A, B - 1.0)), g.input_shape(0)));
     if (g.needs(1)) {
       const Variable a_zero = constant(eq(A.value(), Tensor::scalar(0, A.dtype())));
-      const Variable safe_log = where(a_zero, scalar_like(A, 0), log(where(a_zero, scalar_like(A, 1), A)));
+      const Variable safe_log =
+          where(a_zero, scalar_like(A, 0), log(where(a_zero, scalar_like(A, 1), A)));
       g.accumulate(1, sum_to(mul_or_zero(g.out(), g.result() * safe_log), g.input_shape(1)));
     }
   });
@@ -167,7 +179,8 @@ Variable minimum(const Variable& a, const Variable& b) {
 }
 
 // mul_or_zero: y = a b, but 0 where a = 0 (whatever b),  dy/da = b, dy/db = a. Where a = 0, y is 0
-// for every b, so dy/db is exactly 0 there even if the incoming gradient is infinite: mul_or_zero(a, g)
+// for every b, so dy/db is exactly 0 there even if the incoming gradient is infinite:
+// mul_or_zero(a, g)
 Variable mul_or_zero(const Variable& a, const Variable& b) {
   return record("mul_or_zero", {a, b}, mul_or_zero(a.value(), b.value()), save(a, b), [](Grad& g) {
     if (g.needs(0)) g.accumulate(0, sum_to(mul_or_zero(g.out(), g.saved(1)), g.input_shape(0)));
@@ -177,25 +190,27 @@ Variable mul_or_zero(const Variable& a, const Variable& b) {
 
 // div_or_zero: y = a / b, but 0 where a = 0,  dy/da = 1 / b, dy/db = -y / b (exactly 0 where a = 0)
 Variable div_or_zero(const Variable& a, const Variable& b) {
-  return record("div_or_zero", {a, b}, div_or_zero(a.value(), b.value()), save_with_result(b),
-                [](Grad& g) {
-                  const Variable& B = g.saved(0);
-                  if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
-                  if (g.needs(1))
-                    g.accumulate(1, sum_to(-div_or_zero(mul_or_zero(g.result(), g.out()), B),
-                                           g.input_shape(1)));
-                });
+  return record(
+      "div_or_zero", {a, b}, div_or_zero(a.value(), b.value()), save_with_result(b), [](Grad& g) {
+        const Variable& B = g.saved(0);
+        if (g.needs(0)) g.accumulate(0, sum_to(div_or_zero(g.out(), B), g.input_shape(0)));
+        if (g.needs(1))
+          g.accumulate(1,
+                       sum_to(-div_or_zero(mul_or_zero(g.result(), g.out()), B), g.input_shape(1)));
+      });
 }
 
-// where: y = m ? a : b,  dy/da = m, dy/db = 1 - m. Selecting (not multiplying by the mask) keeps a NaN
-// gradient of the branch not taken out: 0 * NaN would be NaN.
+// where: y = m ? a : b,  dy/da = m, dy/db = 1 - m. Selecting (not multiplying by the mask) keeps a
+// NaN gradient of the branch not taken out: 0 * NaN would be NaN.
 Variable where(const Variable& mask, const Variable& a, const Variable& b) {
   return record("where", {mask, a, b}, where(mask.value(), a.value(), b.value()), save(mask),
                 [](Grad& g) {
                   const Variable& m = g.saved(0);
                   const Variable zero = scalar_like(g.out(), 0);
-                  if (g.needs(1)) g.accumulate(1, sum_to(where(m, g.out(), zero), g.input_shape(1)));
-                  if (g.needs(2)) g.accumulate(2, sum_to(where(m, zero, g.out()), g.input_shape(2)));
+                  if (g.needs(1))
+                    g.accumulate(1, sum_to(where(m, g.out(), zero), g.input_shape(1)));
+                  if (g.needs(2))
+                    g.accumulate(2, sum_to(where(m, zero, g.out()), g.input_shape(2)));
                 });
 }
 
@@ -203,7 +218,8 @@ Variable where(const Variable& mask, const Variable& a, const Variable& b) {
 Variable clamp(const Variable& x, double lo, double hi) {
   return record("clamp", {x}, clamp(x.value(), lo, hi), save(x), [lo, hi](Grad& g) {
     const Tensor& X = g.saved(0).value();
-    const Tensor inside = ge(X, Tensor::scalar(lo, X.dtype())) * le(X, Tensor::scalar(hi, X.dtype()));
+    const Tensor inside =
+        ge(X, Tensor::scalar(lo, X.dtype())) * le(X, Tensor::scalar(hi, X.dtype()));
     g.accumulate(0, where(constant(inside), g.out(), scalar_like(g.out(), 0)));
   });
 }
@@ -253,8 +269,9 @@ Variable square(const Variable& x) {
 
 // abs: y = |x|,  dy/dx = sign(x)  (0 at x = 0)
 Variable abs(const Variable& x) {
-  return record("abs", {x}, abs(x.value()), save(x),
-                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), constant(sign(g.saved(0).value())))); });
+  return record("abs", {x}, abs(x.value()), save(x), [](Grad& g) {
+    g.accumulate(0, mul_or_zero(g.out(), constant(sign(g.saved(0).value()))));
+  });
 }
 
 // tanh: y = tanh x,  dy/dx = 1 - y^2
@@ -265,8 +282,9 @@ Variable tanh(const Variable& x) {
 
 // sigmoid: y = 1 / (1 + e^-x),  dy/dx = y (1 - y)   (saves the result, not the input)
 Variable sigmoid(const Variable& x) {
-  return record("sigmoid", {x}, sigmoid(x.value()), save_result(),
-                [](Grad& g) { g.accumulate(0, mul_or_zero(g.out(), g.result() * (1.0 - g.result()))); });
+  return record("sigmoid", {x}, sigmoid(x.value()), save_result(), [](Grad& g) {
+    g.accumulate(0, mul_or_zero(g.out(), g.result() * (1.0 - g.result())));
+  });
 }
 
 // relu: y = max(x, 0),  dy/dx = [x > 0] = [y > 0]
@@ -296,7 +314,8 @@ Variable log_sigmoid(const Variable& x) {
 // erf: y = erf x,  dy/dx = 2 / sqrt(pi) e^(-x^2)
 Variable erf(const Variable& x) {
   return record("erf", {x}, erf(x.value()), save(x), [](Grad& g) {
-    g.accumulate(0, mul_or_zero(g.out(), exp(-square(g.saved(0))) * (2.0 / std::sqrt(std::numbers::pi))));
+    g.accumulate(
+        0, mul_or_zero(g.out(), exp(-square(g.saved(0))) * (2.0 / std::sqrt(std::numbers::pi))));
   });
 }
 
@@ -331,7 +350,8 @@ Variable masked_fill(const Variable& x, const Variable& mask, double value) {
 Variable erfinv(const Variable& x) {
   return record("erfinv", {x}, erfinv(x.value()), save_result(), [](Grad& g) {
     // mul_or_zero: a zero incoming gradient stays 0 at +-1, where e^(y^2) is infinite
-    g.accumulate(0, mul_or_zero(g.out(), exp(square(g.result())) * (std::sqrt(std::numbers::pi) / 2)));
+    g.accumulate(0,
+                 mul_or_zero(g.out(), exp(square(g.result())) * (std::sqrt(std::numbers::pi) / 2)));
   });
 }
 
@@ -371,22 +391,23 @@ Variable mean(const Variable& x, const Axes& axes, bool keepdim) {
 // max: y = max_i x_i,  dy/dx_i = [x_i = y] / (number of maxima): ties share the gradient
 Variable max(const Variable& x, const Axes& axes, bool keepdim) {
   const Shape kept = keepdim_shape(x.shape(), axes);
-  return record("max", {x}, max(x.value(), axes, keepdim), save_with_result(x), [kept, axes](Grad& g) {
-    const Tensor& X = g.saved(0).value();
-    const Tensor hit = eq(X, g.result().value().reshape(kept));
-    const Tensor share = hit / sum(hit, axes, /*keepdim=*/true);
-    g.accumulate(0, mul_or_zero(reshape(g.out(), kept), constant(share)));
-  });
+  return record("max", {x}, max(x.value(), axes, keepdim), save_with_result(x),
+                [kept, axes](Grad& g) {
+                  const Tensor& X = g.saved(0).value();
+                  const Tensor hit = eq(X, g.result().value().reshape(kept));
+                  const Tensor share = hit / sum(hit, axes, /*keepdim=*/true);
+                  g.accumulate(0, mul_or_zero(reshape(g.out(), kept), constant(share)));
+                });
 }
 
 // logsumexp: y = ln sum_i e^(x_i),  dy/dx_i = e^(x_i - y) = softmax(x)_i
 Variable logsumexp(const Variable& x, const Axes& axes, bool keepdim) {
   const Shape kept = keepdim_shape(x.shape(), axes);
-  return record("logsumexp", {x}, logsumexp(x.value(), axes, keepdim), save_with_result(x),
-                [kept](Grad& g) {
-                  g.accumulate(0, mul_or_zero(reshape(g.out(), kept),
-                                              exp(g.saved(0) - reshape(g.result(), kept))));
-                });
+  return record(
+      "logsumexp", {x}, logsumexp(x.value(), axes, keepdim), save_with_result(x), [kept](Grad& g) {
+        g.accumulate(
+            0, mul_or_zero(reshape(g.out(), kept), exp(g.saved(0) - reshape(g.result(), kept))));
+      });
 }
 
 // softmax: y = e^(x - logsumexp(x)),  dx = y (g - sum(g y))   along the axis
@@ -394,7 +415,8 @@ Variable softmax(const Variable& x, std::int64_t axis) {
   const Tensor y = exp(x.value() - logsumexp(x.value(), {axis}, /*keepdim=*/true));
   return record("softmax", {x}, y, save_result(), [axis](Grad& g) {
     const Variable& y = g.result();
-    g.accumulate(0, mul_or_zero(g.out() - sum(mul_or_zero(g.out(), y), {axis}, /*keepdim=*/true), y));
+    g.accumulate(0,
+                 mul_or_zero(g.out() - sum(mul_or_zero(g.out(), y), {axis}, /*keepdim=*/true), y));
   });
 }
 
@@ -468,10 +490,12 @@ Variable concat(const std::vector<Variable>& xs, std::int64_t axis) {
 }
 
 // index_select: y = x[index] along axis; the gradient scatter-adds g back (repeats add up)
-Variable index_select(const Variable& x, std::int64_t axis, const std::vector<std::int64_t>& index) {
-  return record("index_select", {x}, index_select(x.value(), axis, index), {}, [axis, index](Grad& g) {
-    g.accumulate(0, index_add(g.input_shape(0), axis, index, g.out()));
-  });
+Variable index_select(const Variable& x, std::int64_t axis,
+                      const std::vector<std::int64_t>& index) {
+  return record("index_select", {x}, index_select(x.value(), axis, index), {},
+                [axis, index](Grad& g) {
+                  g.accumulate(0, index_add(g.input_shape(0), axis, index, g.out()));
+                });
 }
 
 // broadcast_to: y = x repeated over new or size-1 axes; the gradient sums back: sum_to
@@ -537,12 +561,12 @@ Variable binary_cross_entropy_with_logits(const Variable& logits, const Variable
     throw ShapeError(fmt::format("binary_cross_entropy_with_logits: logits {} and target {} differ",
                                  shape_str(logits.shape()), shape_str(target.shape())));
   Tensor l = softplus(logits.value()) - target.value() * logits.value();
-  Variable loss = record("bce_with_logits", {logits, target}, std::move(l), save(logits, target),
-                         [](Grad& g) {
-                           const Variable &Z = g.saved(0), &Y = g.saved(1);
-                           if (g.needs(0)) g.accumulate(0, mul_or_zero(g.out(), sigmoid(Z) - Y));
-                           if (g.needs(1)) g.accumulate(1, -mul_or_zero(g.out(), Z));
-                         });
+  Variable loss =
+      record("bce_with_logits", {logits, target}, std::move(l), save(logits, target), [](Grad& g) {
+        const Variable &Z = g.saved(0), &Y = g.saved(1);
+        if (g.needs(0)) g.accumulate(0, mul_or_zero(g.out(), sigmoid(Z) - Y));
+        if (g.needs(1)) g.accumulate(1, -mul_or_zero(g.out(), Z));
+      });
   return reduce(loss, reduction);
 }
 
@@ -562,8 +586,8 @@ Variable bernoulli_log_prob(const Variable& logits, const Variable& x) {
                     if (grad_mode_enabled())
                       g.accumulate(0, g.out() * (X - sigmoid(L)));
                     else
-                      g.accumulate(0, Variable(bernoulli_log_prob_backward(g.out().value(), L.value(),
-                                                                           X.value())));
+                      g.accumulate(0, Variable(bernoulli_log_prob_backward(g.out().value(),
+                                                                           L.value(), X.value())));
                   }
                   if (g.needs(1)) g.accumulate(1, g.out() * L);
                 });
@@ -591,7 +615,8 @@ Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction, d
   if (x.shape() != y.shape())
     throw ShapeError(fmt::format("huber_loss: input {} and target {} differ", shape_str(x.shape()),
                                  shape_str(y.shape())));
-  if (!(delta > 0)) throw ValueError(fmt::format("huber_loss: delta must be positive, got {}", delta));
+  if (!(delta > 0))
+    throw ValueError(fmt::format("huber_loss: delta must be positive, got {}", delta));
   const Variable d = x - y;
   const Variable a = abs(d);
   const Variable inside(lt(a.value(), Tensor::scalar(delta, d.dtype())));

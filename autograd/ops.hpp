@@ -1,6 +1,6 @@
 // The differentiable ops: each builds its output with the tensor library and records its backward
-// beside it (ops.cpp). Broadcasting ops reduce their gradients back to each input's shape with sum_to.
-// Scalars (double) take the other operand's dtype.
+// beside it (ops.cpp). Broadcasting ops reduce their gradients back to each input's shape with
+// sum_to. Scalars (double) take the other operand's dtype.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -49,7 +49,7 @@ Variable lgamma(const Variable& x);
 Variable digamma(const Variable& x);  // differentiable once (its derivative, trigamma, is not)
 Variable erfinv(const Variable& x);   // the inverse of erf on (-1, 1)
 Variable reciprocal(const Variable& x);
-Variable rsqrt(const Variable& x);                            // 1 / sqrt(x)
+Variable rsqrt(const Variable& x);  // 1 / sqrt(x)
 // mask != 0 ? value : x (PyTorch's masked_fill); the filled places get no gradient.
 Variable masked_fill(const Variable& x, const Variable& mask, double value);
 
@@ -71,7 +71,8 @@ Variable operator/(double a, const Variable& b);
 // --- reductions ----------------------------------------------------------------------------------
 Variable sum(const Variable& x, const Axes& axes = {}, bool keepdim = false);
 Variable mean(const Variable& x, const Axes& axes = {}, bool keepdim = false);
-Variable max(const Variable& x, const Axes& axes = {}, bool keepdim = false);  // ties share the gradient
+Variable max(const Variable& x, const Axes& axes = {},
+             bool keepdim = false);  // ties share the gradient
 Variable logsumexp(const Variable& x, const Axes& axes = {}, bool keepdim = false);
 Variable softmax(const Variable& x, std::int64_t axis = -1);
 Variable log_softmax(const Variable& x, std::int64_t axis = -1);
@@ -107,7 +108,8 @@ Variable bernoulli_log_prob(const Variable& logits, const Variable& x);
 Variable mse_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
 // |x - y|, reduced (torch.nn.functional.l1_loss).
 Variable l1_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean);
-// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = x - y (torch.nn.functional.huber_loss).
+// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = x - y
+// (torch.nn.functional.huber_loss).
 Variable huber_loss(const Variable& x, const Variable& y, Reduction reduction = Reduction::mean,
                     double delta = 1.0);
 

@@ -141,7 +141,8 @@ std::vector<Row> rows() {
   std::lock_guard lk(s.m);
   std::vector<Row> out;
   for (const auto& [_, r] : s.rows) out.push_back(r);
-  std::stable_sort(out.begin(), out.end(), [](const Row& a, const Row& b) { return a.total() > b.total(); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Row& a, const Row& b) { return a.total() > b.total(); });
   return out;
 }
 
@@ -157,19 +158,21 @@ void print(std::ostream& os) {
   double counted = 0;
   for (const Row& r : rs) counted += r.total();
   const auto share = [&](double t) { return wall > 0 ? 100 * t / wall : 0.0; };
-  os << fmt::format("profile: {:.3f} s of wall time; ops: forward and backward, [regions] as a whole\n", wall);
-  os << fmt::format("{:<26} {:>8} {:>11} {:>8} {:>11} {:>11} {:>7}\n", "op or [region]", "fwd", "fwd ms",
-                    "bwd", "bwd ms", "total ms", "share");
+  os << fmt::format(
+      "profile: {:.3f} s of wall time; ops: forward and backward, [regions] as a whole\n", wall);
+  os << fmt::format("{:<26} {:>8} {:>11} {:>8} {:>11} {:>11} {:>7}\n", "op or [region]", "fwd",
+                    "fwd ms", "bwd", "bwd ms", "total ms", "share");
   for (const Row& r : rs) {
     const std::string name = r.region ? "[" + r.name + "]" : r.name;
     const std::string bwd_calls = r.region ? "" : fmt::format("{}", r.backward_calls);
     const std::string bwd_ms = r.region ? "" : fmt::format("{:.1f}", 1e3 * r.backward_seconds);
-    os << fmt::format("{:<26} {:>8} {:>11.1f} {:>8} {:>11} {:>11.1f} {:>6.1f}%\n", name, r.forward_calls,
-                      1e3 * r.forward_seconds, bwd_calls, bwd_ms, 1e3 * r.total(), share(r.total()));
+    os << fmt::format("{:<26} {:>8} {:>11.1f} {:>8} {:>11} {:>11.1f} {:>6.1f}%\n", name,
+                      r.forward_calls, 1e3 * r.forward_seconds, bwd_calls, bwd_ms, 1e3 * r.total(),
+                      share(r.total()));
   }
   const double other = std::max(0.0, wall - counted);
-  os << fmt::format("{:<26} {:>8} {:>11} {:>8} {:>11} {:>11.1f} {:>6.1f}%\n", "(other)", "", "", "", "",
-                    1e3 * other, share(other));
+  os << fmt::format("{:<26} {:>8} {:>11} {:>8} {:>11} {:>11.1f} {:>6.1f}%\n", "(other)", "", "", "",
+                    "", 1e3 * other, share(other));
 }
 
 }  // namespace tg::profile

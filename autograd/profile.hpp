@@ -1,14 +1,14 @@
-// A per-op profiler a learner can read: for every op name, how many times its forward and its backward
-// ran and how long they took, beside named regions (the optimizer step, data loading, evaluation), as
-// one table with each row's share of the wall time.
+// A per-op profiler a learner can read: for every op name, how many times its forward and its
+// backward ran and how long they took, beside named regions (the optimizer step, data loading,
+// evaluation), as one table with each row's share of the wall time.
 //
 // Turn it on with TG_PROFILE=1 in the environment (the table is printed to stderr when the program
 // exits) or with tg::profile::enable(). Off, it costs one predictable branch per recorded op.
 //
 // How the time is split: record() closes a forward interval at each op (the time since the previous
 // op, region or backward step ended is that op's forward, which is where its tensor work ran), the
-// engine times each node's backward, and a Region times a block of code as a whole (ops run inside a
-// region belong to the region). Time that falls in none of these shows as "(other)".
+// engine times each node's backward, and a Region times a block of code as a whole (ops run inside
+// a region belong to the region). Time that falls in none of these shows as "(other)".
 #pragma once
 #include <chrono>
 #include <cstdint>

@@ -1,5 +1,5 @@
-// The tape: the modes, record(), what a backward function sees (Grad), and printing the tape as text
-// and as Graphviz DOT. The engine that walks it backwards is engine.cpp.
+// The tape: the modes, record(), what a backward function sees (Grad), and printing the tape as
+// text and as Graphviz DOT. The engine that walks it backwards is engine.cpp.
 #include "tapegrad/autograd/tape.hpp"
 
 #include <fmt/format.h>
@@ -75,14 +75,15 @@ Variable record(const char* op, const std::vector<Variable>& inputs, Tensor valu
   // The op's tensor work ran just before this call: close its forward interval.
   if (profile::enabled() && !detail::in_engine()) profile::forward_done(op);
   if (anomaly_mode_enabled() && !t_in_backward && !detail::all_finite(value))
-    throw AutogradError(fmt::format("anomaly: '{}' (would be node #{}) produced NaN or Inf in its "
-                                    "output of shape {}",
-                                    op, t.size(), shape_str(value.shape())));
+    throw AutogradError(
+        fmt::format("anomaly: '{}' (would be node #{}) produced NaN or Inf in its "
+                    "output of shape {}",
+                    op, t.size(), shape_str(value.shape())));
   auto impl = std::make_shared<detail::VariableImpl>();
   impl->value = std::move(value);
-  const bool need = grad_mode_enabled() && std::any_of(inputs.begin(), inputs.end(), [](const Variable& v) {
-                      return v.requires_grad();
-                    });
+  const bool need =
+      grad_mode_enabled() && std::any_of(inputs.begin(), inputs.end(),
+                                         [](const Variable& v) { return v.requires_grad(); });
   if (!need) return Variable(impl);
 
   Node n;
@@ -128,9 +129,10 @@ Grad::Grad(const Node& node, Variable out, std::vector<Variable>& input_grads)
 
 const Variable& Grad::result() const {
   if (!node_.result.defined())
-    throw AutogradError(fmt::format("backward of '{}': result() used but the op did not save it "
-                                    "(record it with save_result())",
-                                    node_.op));
+    throw AutogradError(
+        fmt::format("backward of '{}': result() used but the op did not save it "
+                    "(record it with save_result())",
+                    node_.op));
   return node_.result;
 }
 
@@ -141,22 +143,27 @@ const Variable& Grad::saved(std::size_t k) const {
   return node_.saved[k];
 }
 
-bool Grad::needs(std::size_t i) const { return i < node_.edges.size() && node_.edges[i].needs_grad(); }
+bool Grad::needs(std::size_t i) const {
+  return i < node_.edges.size() && node_.edges[i].needs_grad();
+}
 
 const Shape& Grad::input_shape(std::size_t i) const { return node_.input_shapes.at(i); }
 
 void Grad::accumulate(std::size_t i, const Variable& g) {
   if (i >= node_.edges.size())
-    throw AutogradError(fmt::format("backward of '{}': gradient for input {} but the op has {} inputs",
-                                    node_.op, i, node_.edges.size()));
+    throw AutogradError(
+        fmt::format("backward of '{}': gradient for input {} but the op has {} inputs", node_.op, i,
+                    node_.edges.size()));
   if (!needs(i) || !g.defined()) return;
   if (g.shape() != node_.input_shapes[i])
-    throw AutogradError(fmt::format("backward of '{}': the gradient for input {} has shape {} but the "
-                                    "input has shape {}",
-                                    node_.op, i, shape_str(g.shape()), shape_str(node_.input_shapes[i])));
+    throw AutogradError(
+        fmt::format("backward of '{}': the gradient for input {} has shape {} but the "
+                    "input has shape {}",
+                    node_.op, i, shape_str(g.shape()), shape_str(node_.input_shapes[i])));
   if (g.dtype() != node_.input_dtypes[i])
-    throw AutogradError(fmt::format("backward of '{}': the gradient for input {} is {} but the input is {}",
-                                    node_.op, i, dtype_name(g.dtype()), dtype_name(node_.input_dtypes[i])));
+    throw AutogradError(
+        fmt::format("backward of '{}': the gradient for input {} is {} but the input is {}",
+                    node_.op, i, dtype_name(g.dtype()), dtype_name(node_.input_dtypes[i])));
   detail::add_into(input_grads_[i], g);
 }
 
@@ -181,9 +188,11 @@ std::string Tape::why_released(std::uint64_t generation) const {
   if (generation >= generation_ || it == ends_.begin())
     return "belongs to no past recording of this thread's tape (a variable from another thread?)";
   if (std::prev(it)->second == End::clear)
-    return "was dropped by tape().clear() (gradcheck clears the tape too); compute it again after the "
+    return "was dropped by tape().clear() (gradcheck clears the tape too); compute it again after "
+           "the "
            "clear";
-  return "was already released by an earlier backward; pass retain_graph = true to that backward to "
+  return "was already released by an earlier backward; pass retain_graph = true to that backward "
+         "to "
          "go through it twice";
 }
 
@@ -197,7 +206,8 @@ std::string human_bytes(std::size_t n) {
 
 std::string input_label(const Edge& e, const Shape& s) {
   if (e.node >= 0) return fmt::format("#{}{}", e.node, shape_str(s));
-  if (e.leaf) return fmt::format("{}{}", e.leaf->name.empty() ? "leaf" : e.leaf->name, shape_str(s));
+  if (e.leaf)
+    return fmt::format("{}{}", e.leaf->name.empty() ? "leaf" : e.leaf->name, shape_str(s));
   return fmt::format("const{}", shape_str(s));
 }
 
@@ -210,7 +220,8 @@ std::string Tape::to_string() const {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     std::vector<std::string> ins;
-    for (std::size_t k = 0; k < n.edges.size(); ++k) ins.push_back(input_label(n.edges[k], n.input_shapes[k]));
+    for (std::size_t k = 0; k < n.edges.size(); ++k)
+      ins.push_back(input_label(n.edges[k], n.input_shapes[k]));
     out += fmt::format("#{:<3} {:<22} {} -> {}  saved {}\n", i, n.op, fmt::join(ins, ", "),
                        shape_str(n.out_shape), human_bytes(n.saved_bytes()));
   }
@@ -232,8 +243,9 @@ std::string Tape::to_dot() const {
         auto [it, fresh] = leaf_ids.emplace(e.leaf.get(), fmt::format("leaf{}", leaf_ids.size()));
         src = it->second;
         if (fresh)
-          out += fmt::format("  {} [shape=box, style=filled, fillcolor=lightblue, label=\"{}\\n{}\"];\n",
-                             src, e.leaf->name.empty() ? "leaf" : e.leaf->name, shape_str(n.input_shapes[k]));
+          out += fmt::format(
+              "  {} [shape=box, style=filled, fillcolor=lightblue, label=\"{}\\n{}\"];\n", src,
+              e.leaf->name.empty() ? "leaf" : e.leaf->name, shape_str(n.input_shapes[k]));
       } else {
         src = fmt::format("c{}_{}", i, k);
         const std::string what = e.constant ? fmt::format("{:g}", *e.constant) : "const";

@@ -1,5 +1,5 @@
-// The tape: a per-thread Wengert list of the ops recorded while grad mode is on, and the engine that
-// walks it backwards. How an op records itself:
+// The tape: a per-thread Wengert list of the ops recorded while grad mode is on, and the engine
+// that walks it backwards. How an op records itself:
 //
 //   // exp: y = e^x,  dy/dx = y
 //   Variable exp(const Variable& x) {
@@ -66,13 +66,14 @@ void set_in_backward(bool b);
 // True while the engine (engine.cpp) runs a step or delivers: for the profiler (profile.hpp).
 bool in_engine();
 void set_in_engine(bool b);
-// sum += g, out of place: a gradient may be shared (add passes g on unchanged to both inputs), so it
-// is never modified. With create_graph the add is recorded like any other op.
+// sum += g, out of place: a gradient may be shared (add passes g on unchanged to both inputs), so
+// it is never modified. With create_graph the add is recorded like any other op.
 void add_into(Variable& sum, const Variable& g);
 bool all_finite(const Tensor& t);
 }  // namespace detail
 
-// --- what a backward function sees ----------------------------------------------------------------
+// --- what a backward function sees
+// ----------------------------------------------------------------
 
 struct Node;
 
@@ -124,22 +125,22 @@ Variable record(const char* op, const std::vector<Variable>& inputs, Tensor valu
 
 // Where an input's gradient goes: to another node's output slot, or to a leaf's .grad.
 struct Edge {
-  std::int64_t node = -1;                       // producing node, or -1
-  std::shared_ptr<detail::VariableImpl> leaf;   // a leaf that requires grad, else null
-  const char* released_op = nullptr;            // produced by `op` on a tape since released
-  std::uint64_t released_generation = 0;        // ... recorded in that generation
-  std::optional<double> constant;               // a one-element constant's value (for to_dot)
+  std::int64_t node = -1;                      // producing node, or -1
+  std::shared_ptr<detail::VariableImpl> leaf;  // a leaf that requires grad, else null
+  const char* released_op = nullptr;           // produced by `op` on a tape since released
+  std::uint64_t released_generation = 0;       // ... recorded in that generation
+  std::optional<double> constant;              // a one-element constant's value (for to_dot)
   bool needs_grad() const { return node >= 0 || leaf != nullptr || released_op != nullptr; }
 };
 
 struct Node {
   const char* op = "";
-  std::vector<Edge> edges;       // one per input
+  std::vector<Edge> edges;  // one per input
   std::vector<Shape> input_shapes;
   std::vector<DType> input_dtypes;
   Shape out_shape;
   std::vector<Variable> saved;
-  Variable result;               // set only when the backward needs it
+  Variable result;  // set only when the backward needs it
   BackwardFn backward;
   std::weak_ptr<detail::VariableImpl> watched;  // the output, once it has hooks or retains its grad
   std::size_t saved_bytes() const;
@@ -161,19 +162,21 @@ class Tape {
   // One line a node: index, op, input and output shapes, bytes saved.
   void print(std::ostream& os) const;
   std::string to_string() const;
-  // Graphviz DOT: ops as ellipses, leaves as boxes (one-element constants show their value), edges in
-  // the direction of the forward pass, labelled with the input slot they feed when an op has several.
+  // Graphviz DOT: ops as ellipses, leaves as boxes (one-element constants show their value), edges
+  // in the direction of the forward pass, labelled with the input slot they feed when an op has
+  // several.
   std::string to_dot() const;
 
  private:
   friend Variable record(const char*, const std::vector<Variable>&, Tensor, Saved, BackwardFn);
   friend class BackwardPass;
-  std::deque<Node> nodes_;  // a deque: recording during backward (create_graph) keeps references valid
+  std::deque<Node>
+      nodes_;  // a deque: recording during backward (create_graph) keeps references valid
   std::uint64_t generation_ = 1;
   enum class End : std::uint8_t { backward, clear };
   void end_generation(End how);  // drops every node and starts a new generation
-  // Run-length log of how generations ended: generations from .first on (until the next entry) ended
-  // by .second. A training loop (one backward a step) keeps one entry.
+  // Run-length log of how generations ended: generations from .first on (until the next entry)
+  // ended by .second. A training loop (one backward a step) keeps one entry.
   std::vector<std::pair<std::uint64_t, End>> ends_;
 };
 
@@ -184,7 +187,8 @@ Tape& tape();
 
 struct BackwardOptions {
   bool retain_graph = false;  // keep the tape so backward can run through it again
-  bool create_graph = false;  // record the backward ops too (gradients of gradients); implies retain
+  bool create_graph =
+      false;  // record the backward ops too (gradients of gradients); implies retain
 };
 
 // Accumulates d(root)/d(leaf) into every leaf's .grad that requires a gradient. `grad` defaults to
@@ -192,9 +196,11 @@ struct BackwardOptions {
 void backward(const Variable& root, const Variable& grad = {}, BackwardOptions options = {});
 inline void backward(const Variable& root, BackwardOptions options) { backward(root, {}, options); }
 
-// Functional form: returns d(sum_k outputs[k] * grad_outputs[k])/d(inputs[i]) for every input, without
-// touching any .grad. An input the outputs do not depend on gets an undefined Variable (allow_unused).
-std::vector<Variable> grad(const std::vector<Variable>& outputs, const std::vector<Variable>& inputs,
+// Functional form: returns d(sum_k outputs[k] * grad_outputs[k])/d(inputs[i]) for every input,
+// without touching any .grad. An input the outputs do not depend on gets an undefined Variable
+// (allow_unused).
+std::vector<Variable> grad(const std::vector<Variable>& outputs,
+                           const std::vector<Variable>& inputs,
                            const std::vector<Variable>& grad_outputs = {},
                            BackwardOptions options = {});
 

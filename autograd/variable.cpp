@@ -10,7 +10,8 @@
 
 namespace tg {
 
-Variable::Variable(Tensor value, bool requires_grad) : impl_(std::make_shared<detail::VariableImpl>()) {
+Variable::Variable(Tensor value, bool requires_grad)
+    : impl_(std::make_shared<detail::VariableImpl>()) {
   if (!value.defined()) {
     impl_.reset();
     return;
@@ -33,7 +34,8 @@ Variable& Variable::set_requires_grad(bool r) {
   if (!impl_) throw AutogradError("Variable::set_requires_grad: the variable is undefined");
   if (!is_leaf() && !r)
     throw AutogradError(fmt::format(
-        "Variable::set_requires_grad: the result of '{}' is not a leaf; use detach() instead", impl_->op));
+        "Variable::set_requires_grad: the result of '{}' is not a leaf; use detach() instead",
+        impl_->op));
   impl_->requires_grad = r;
   return *this;
 }
@@ -79,8 +81,9 @@ Variable& Variable::retain_grad() {
 Variable& Variable::register_hook(GradHook hook) {
   if (!impl_) throw AutogradError("Variable::register_hook: the variable is undefined");
   if (!requires_grad())
-    throw AutogradError("Variable::register_hook: the variable does not require a gradient, so no "
-                        "backward will reach it");
+    throw AutogradError(
+        "Variable::register_hook: the variable does not require a gradient, so no "
+        "backward will reach it");
   impl_->hooks.push_back(std::move(hook));
   tape().watch(*this);
   return *this;

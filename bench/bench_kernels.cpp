@@ -1,8 +1,8 @@
-// The element-wise and reduction kernels (tensor/kernels.hpp) on every SIMD unit this CPU has, beside a
-// plain scalar std:: loop compiled in this program (baseline x86-64, as the compiler vectorises it).
-// n = 128 * 784 f32 (one MNIST batch); reports bytes/s (reads + writes) and items/s.
-// Names: kernels/<op>/<impl>/f32/100352, impl = avx512 | avx2 | sse4.2 | scalar (tapegrad's units) or
-// std_loop.
+// The element-wise and reduction kernels (tensor/kernels.hpp) on every SIMD unit this CPU has,
+// beside a plain scalar std:: loop compiled in this program (baseline x86-64, as the compiler
+// vectorises it). n = 128 * 784 f32 (one MNIST batch); reports bytes/s (reads + writes) and
+// items/s. Names: kernels/<op>/<impl>/f32/100352, impl = avx512 | avx2 | sse4.2 | scalar
+// (tapegrad's units) or std_loop.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -60,7 +60,8 @@ void std_exp(const float* a, float* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = std::exp(a[i]);
 }
 void std_softplus(const float* a, float* y) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = std::max(a[i], 0.0f) + std::log1p(std::exp(-std::abs(a[i])));
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = std::max(a[i], 0.0f) + std::log1p(std::exp(-std::abs(a[i])));
 }
 float std_sum(const float* a) {
   float s = 0;
@@ -76,9 +77,11 @@ void register_all() {
     std::function<void()> tapegrad, plain;
   };
   const Op ops[] = {
-      {"add", 3, [&d] { kernels::binary(Binary::add, d.a.data(), 1, d.b.data(), 1, d.y.data(), n); },
+      {"add", 3,
+       [&d] { kernels::binary(Binary::add, d.a.data(), 1, d.b.data(), 1, d.y.data(), n); },
        [&d] { std_add(d.a.data(), d.b.data(), d.y.data()); }},
-      {"mul", 3, [&d] { kernels::binary(Binary::mul, d.a.data(), 1, d.b.data(), 1, d.y.data(), n); },
+      {"mul", 3,
+       [&d] { kernels::binary(Binary::mul, d.a.data(), 1, d.b.data(), 1, d.y.data(), n); },
        [&d] { std_mul(d.a.data(), d.b.data(), d.y.data()); }},
       {"exp", 2, [&d] { kernels::unary(Unary::exp, d.a.data(), d.y.data(), n); },
        [&d] { std_exp(d.a.data(), d.y.data()); }},
@@ -90,14 +93,16 @@ void register_all() {
   for (const Op& op : ops) {
     const std::string prefix = std::string("kernels/") + op.name + "/";
     for (const detail::Unit unit : detail::supported_units()) {
-      benchmark::RegisterBenchmark((prefix + std::string(detail::unit_name(unit)) + "/f32/" + std::to_string(n)).c_str(),
-                                   [unit, op](benchmark::State& state) {
-                                     detail::select_unit(unit);
-                                     run(state, op.streams, op.tapegrad);
-                                   });
+      benchmark::RegisterBenchmark(
+          (prefix + std::string(detail::unit_name(unit)) + "/f32/" + std::to_string(n)).c_str(),
+          [unit, op](benchmark::State& state) {
+            detail::select_unit(unit);
+            run(state, op.streams, op.tapegrad);
+          });
     }
-    benchmark::RegisterBenchmark((prefix + "std_loop/f32/" + std::to_string(n)).c_str(),
-                                 [op](benchmark::State& state) { run(state, op.streams, op.plain); });
+    benchmark::RegisterBenchmark(
+        (prefix + "std_loop/f32/" + std::to_string(n)).c_str(),
+        [op](benchmark::State& state) { run(state, op.streams, op.plain); });
   }
 }
 

@@ -29,10 +29,12 @@ torch::Tensor read_idx(const std::string& path) {
   std::vector<int64_t> dims;
   std::size_t at = 4;
   for (int i = 0; i < ndim; ++i, at += 4)
-    dims.push_back((int64_t(bytes[at]) << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+    dims.push_back((int64_t(bytes[at]) << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) |
+                   bytes[at + 3]);
   int64_t n = 1;
   for (auto d : dims) n *= d;
-  if (bytes.size() != at + std::size_t(n)) throw std::runtime_error(path + ": size does not match its header");
+  if (bytes.size() != at + std::size_t(n))
+    throw std::runtime_error(path + ": size does not match its header");
   return torch::from_blob(bytes.data() + at, {n}, torch::kUInt8).clone().reshape(dims);
 }
 
@@ -53,17 +55,20 @@ struct ConvVAEImpl : torch::nn::Module {
   explicit ConvVAEImpl(int64_t latent_) : latent(latent_) {
     namespace nn = torch::nn;
     encoder = register_module(
-        "encoder", nn::Sequential(nn::Unflatten(nn::UnflattenOptions(1, {1, 28, 28})),
-                                  nn::Conv2d(nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)), nn::ReLU(),
-                                  nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)), nn::ReLU(),
-                                  nn::Flatten(), nn::Linear(64 * 7 * 7, 2 * latent)));
+        "encoder",
+        nn::Sequential(nn::Unflatten(nn::UnflattenOptions(1, {1, 28, 28})),
+                       nn::Conv2d(nn::Conv2dOptions(1, 32, 4).stride(2).padding(1)), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)), nn::ReLU(),
+                       nn::Flatten(), nn::Linear(64 * 7 * 7, 2 * latent)));
     decoder = register_module(
-        "decoder", nn::Sequential(nn::Linear(latent, 64 * 7 * 7), nn::ReLU(),
-                                  nn::Unflatten(nn::UnflattenOptions(1, {64, 7, 7})),
-                                  nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)),
-                                  nn::ReLU(),
-                                  nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)),
-                                  nn::Flatten()));
+        "decoder",
+        nn::Sequential(
+            nn::Linear(latent, 64 * 7 * 7), nn::ReLU(),
+            nn::Unflatten(nn::UnflattenOptions(1, {64, 7, 7})),
+            nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 4).stride(2).padding(1)),
+            nn::ReLU(),
+            nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 1, 4).stride(2).padding(1)),
+            nn::Flatten()));
   }
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x) {
     const auto h = encoder->forward(x);
@@ -74,8 +79,9 @@ struct ConvVAEImpl : torch::nn::Module {
 };
 TORCH_MODULE(ConvVAE);
 
-std::pair<torch::Tensor, torch::Tensor> loss_terms(const torch::Tensor& logits, const torch::Tensor& x,
-                                                   const torch::Tensor& mu, const torch::Tensor& logvar) {
+std::pair<torch::Tensor, torch::Tensor> loss_terms(const torch::Tensor& logits,
+                                                   const torch::Tensor& x, const torch::Tensor& mu,
+                                                   const torch::Tensor& logvar) {
   auto bce = torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::Sum);
   auto kld = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp());
   return {bce, kld};
@@ -89,8 +95,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
-      std::cout << "conv_vae_libtorch --data DIR [--epochs 10] [--batch 128] [--latent 20] [--threads 2] [--seed 1]\n"
-                   "The conv VAE of `vae train --model conv-vae` in libtorch; one JSON line per epoch.\n";
+      std::cout
+          << "conv_vae_libtorch --data DIR [--epochs 10] [--batch 128] [--latent 20] [--threads 2] "
+             "[--seed 1]\n"
+             "The conv VAE of `vae train --model conv-vae` in libtorch; one JSON line per epoch.\n";
       return 0;
     }
     if (i + 1 >= argc) {
@@ -99,12 +107,18 @@ int main(int argc, char** argv) {
     }
     const std::string v = argv[++i];
     try {
-      if (a == "--data") data = v;
-      else if (a == "--epochs") epochs = std::stoll(v);
-      else if (a == "--batch") batch = std::stoll(v);
-      else if (a == "--latent") latent = std::stoll(v);
-      else if (a == "--threads") threads = std::stoll(v);
-      else if (a == "--seed") seed = std::stoll(v);
+      if (a == "--data")
+        data = v;
+      else if (a == "--epochs")
+        epochs = std::stoll(v);
+      else if (a == "--batch")
+        batch = std::stoll(v);
+      else if (a == "--latent")
+        latent = std::stoll(v);
+      else if (a == "--threads")
+        threads = std::stoll(v);
+      else if (a == "--seed")
+        seed = std::stoll(v);
       else {
         std::cerr << "error: unknown argument " << a << " (see --help)\n";
         return 2;
@@ -115,14 +129,17 @@ int main(int argc, char** argv) {
     }
   }
   if (data.empty() || epochs < 1 || batch < 1 || latent < 1 || threads < 1) {
-    std::cerr << "error: --data is required, and --epochs/--batch/--latent/--threads must be >= 1 (see --help)\n";
+    std::cerr << "error: --data is required, and --epochs/--batch/--latent/--threads must be >= 1 "
+                 "(see --help)\n";
     return 2;
   }
   try {
     torch::manual_seed(seed);
     torch::set_num_threads(static_cast<int>(threads));
-    const auto train_x = read_idx(find(data, "train-images-idx3-ubyte")).reshape({-1, 784}).to(torch::kFloat) / 255;
-    const auto test_x = read_idx(find(data, "t10k-images-idx3-ubyte")).reshape({-1, 784}).to(torch::kFloat) / 255;
+    const auto train_x =
+        read_idx(find(data, "train-images-idx3-ubyte")).reshape({-1, 784}).to(torch::kFloat) / 255;
+    const auto test_x =
+        read_idx(find(data, "t10k-images-idx3-ubyte")).reshape({-1, 784}).to(torch::kFloat) / 255;
     ConvVAE model(latent);
     torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
     const int64_t n = train_x.size(0), nt = test_x.size(0);
@@ -141,7 +158,8 @@ int main(int argc, char** argv) {
         opt.step();
         train_loss += loss.item<double>();
       }
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       model->eval();
       double recon = 0, kl = 0;
       {
@@ -154,9 +172,11 @@ int main(int argc, char** argv) {
           kl += kld.item<double>();
         }
       }
-      std::printf("{\"epoch\": %lld, \"train_loss\": %.6f, \"test_loss\": %.6f, \"test_recon\": %.6f, "
-                  "\"test_kl\": %.6f, \"seconds\": %.6f}\n",
-                  static_cast<long long>(epoch), train_loss / n, (recon + kl) / nt, recon / nt, kl / nt, seconds);
+      std::printf(
+          "{\"epoch\": %lld, \"train_loss\": %.6f, \"test_loss\": %.6f, \"test_recon\": %.6f, "
+          "\"test_kl\": %.6f, \"seconds\": %.6f}\n",
+          static_cast<long long>(epoch), train_loss / n, (recon + kl) / nt, recon / nt, kl / nt,
+          seconds);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {

@@ -3,8 +3,8 @@
 // the fastest way to run PyTorch's own kernels on this machine.
 //
 // 784-400-ReLU-(20, 20), 20-400-ReLU-784; BCE with logits (sum) + KL; Adam lr 1e-3; batch 128; grey
-// values. Prints one JSON object per epoch with the keys of tapegrad's metrics.jsonl; `seconds` is the
-// epoch's training time, evaluation excluded.
+// values. Prints one JSON object per epoch with the keys of tapegrad's metrics.jsonl; `seconds` is
+// the epoch's training time, evaluation excluded.
 //
 //   vae_libtorch --data DIR [--epochs N] [--batch B] [--threads T] [--seed S]
 #include <torch/torch.h>
@@ -44,13 +44,14 @@ torch::Tensor read_images(const std::string& path) {
   const std::vector<unsigned char> d = read_file(path);
   if (d.size() < 16) throw std::runtime_error(path + ": too short for an IDX image file");
   auto be32 = [&](std::size_t at) {
-    return (std::int64_t(d[at]) << 24) | (std::int64_t(d[at + 1]) << 16) | (std::int64_t(d[at + 2]) << 8) |
-           std::int64_t(d[at + 3]);
+    return (std::int64_t(d[at]) << 24) | (std::int64_t(d[at + 1]) << 16) |
+           (std::int64_t(d[at + 2]) << 8) | std::int64_t(d[at + 3]);
   };
   const std::int64_t n = be32(4), rows = be32(8), cols = be32(12);
   if (d.size() != static_cast<std::size_t>(16 + n * rows * cols))
     throw std::runtime_error(path + ": size does not match its header");
-  auto bytes = torch::from_blob(const_cast<unsigned char*>(d.data()) + 16, {n, rows * cols}, torch::kUInt8);
+  auto bytes =
+      torch::from_blob(const_cast<unsigned char*>(d.data()) + 16, {n, rows * cols}, torch::kUInt8);
   return bytes.to(torch::kFloat32) / 255.0;
 }
 
@@ -73,8 +74,9 @@ struct VAEImpl : torch::nn::Module {
 };
 TORCH_MODULE(VAE);
 
-std::pair<torch::Tensor, torch::Tensor> loss_terms(const torch::Tensor& logits, const torch::Tensor& x,
-                                                   const torch::Tensor& mu, const torch::Tensor& logvar) {
+std::pair<torch::Tensor, torch::Tensor> loss_terms(const torch::Tensor& logits,
+                                                   const torch::Tensor& x, const torch::Tensor& mu,
+                                                   const torch::Tensor& logvar) {
   auto bce = torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::Sum);
   auto kld = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp());
   return {bce, kld};
@@ -92,11 +94,16 @@ int main(int argc, char** argv) try {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--data") data = value();
-    else if (a == "--epochs") epochs = std::stoi(value());
-    else if (a == "--batch") batch = std::stoi(value());
-    else if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--seed") seed = std::stoull(value());
+    if (a == "--data")
+      data = value();
+    else if (a == "--epochs")
+      epochs = std::stoi(value());
+    else if (a == "--batch")
+      batch = std::stoi(value());
+    else if (a == "--threads")
+      threads = std::stoi(value());
+    else if (a == "--seed")
+      seed = std::stoull(value());
     else if (a == "-h" || a == "--help") {
       std::puts("vae_libtorch --data DIR [--epochs N] [--batch B] [--threads T] [--seed S]");
       return 0;
@@ -120,7 +127,8 @@ int main(int argc, char** argv) try {
     const torch::Tensor perm = torch::randperm(n_train, torch::kLong);
     double train_loss = 0;
     for (std::int64_t i = 0; i < n_train; i += batch) {
-      const torch::Tensor x = train_x.index_select(0, perm.slice(0, i, std::min(i + batch, n_train)));
+      const torch::Tensor x =
+          train_x.index_select(0, perm.slice(0, i, std::min(i + batch, n_train)));
       opt.zero_grad();
       auto [logits, mu, logvar] = model->forward(x);
       auto [bce, kld] = loss_terms(logits, x, mu, logvar);
@@ -129,7 +137,8 @@ int main(int argc, char** argv) try {
       opt.step();
       train_loss += loss.item<double>();
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     model->eval();
     double recon = 0, kl = 0;
     {
@@ -143,7 +152,8 @@ int main(int argc, char** argv) try {
       }
     }
     std::printf(
-        "{\"epoch\": %d, \"train_loss\": %.6f, \"test_loss\": %.6f, \"test_recon\": %.6f, \"test_kl\": %.6f, "
+        "{\"epoch\": %d, \"train_loss\": %.6f, \"test_loss\": %.6f, \"test_recon\": %.6f, "
+        "\"test_kl\": %.6f, "
         "\"seconds\": %.6f}\n",
         epoch, train_loss / n_train, (recon + kl) / n_test, recon / n_test, kl / n_test, seconds);
     std::fflush(stdout);

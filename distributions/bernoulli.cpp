@@ -29,9 +29,8 @@ Bernoulli Bernoulli::from_probs(Variable probs, std::optional<bool> validate_arg
   if (!probs.defined()) throw ValueError("Bernoulli::from_probs: probs are undefined");
   Bernoulli b(log(probs) - log1p(-probs), probs, validate_args);
   if (b.validate_args()) {
-    detail::require(
-        detail::all_of(probs.value(), [](double p) { return p >= 0 && p <= 1; }),
-        "Bernoulli::from_probs", "probs must be in [0, 1]");
+    detail::require(detail::all_of(probs.value(), [](double p) { return p >= 0 && p <= 1; }),
+                    "Bernoulli::from_probs", "probs must be in [0, 1]");
   }
   return b;
 }
@@ -53,10 +52,11 @@ Variable Bernoulli::sample(const Shape& sample_shape, Generator* gen) const {
 // log p(x) = x l - softplus(l)  (= -BCE_with_logits(l, x); docs/elbo.md, eq. 15).
 // For x in {0, 1} this is the Bernoulli log-probability. For grey values x in (0, 1) it is the
 // cross-entropy that PyTorch's Bernoulli computes when validate_args is off, and that PyTorch's VAE
-// example (and `vae train --binarize none`) trains on: not a normalised density there (docs/elbo.md,
-// section 7). Outside [0, 1] it is -inf; with validate_args, any value but 0 and 1 is an error.
-// Infinite logits (probs exactly 0 or 1) are replaced by 0 before the formula, so no inf * 0 reaches
-// the tape, and their exact value is selected afterwards: 0 for the certain outcome, -inf otherwise.
+// example (and `vae train --binarize none`) trains on: not a normalised density there
+// (docs/elbo.md, section 7). Outside [0, 1] it is -inf; with validate_args, any value but 0 and 1
+// is an error. Infinite logits (probs exactly 0 or 1) are replaced by 0 before the formula, so no
+// inf * 0 reaches the tape, and their exact value is selected afterwards: 0 for the certain
+// outcome, -inf otherwise.
 Variable Bernoulli::log_prob(const Variable& value) const {
   const Tensor& x = value.value();
   if (validate_args())
@@ -96,15 +96,16 @@ Support Bernoulli::support() const {
   return {Support::Kind::integer, Tensor::scalar(0, dtype()), Tensor::scalar(1, dtype())};
 }
 
-std::shared_ptr<Distribution> Bernoulli::with_parameters(const std::vector<Variable>& params) const {
+std::shared_ptr<Distribution> Bernoulli::with_parameters(
+    const std::vector<Variable>& params) const {
   return std::make_shared<Bernoulli>(Bernoulli(params.at(0), {}, validate_args()));
 }
 
 // KL = p (log p - log q) + (1 - p) (log(1 - p) - log(1 - q))
 //    = s(lp) (ls(lp) - ls(lq)) + s(-lp) (ls(-lp) - ls(-lq)),  s = sigmoid, ls = log_sigmoid.
 // A term whose weight s(+-lp) is 0 is 0 (0 log 0 = 0), selected with where after replacing the
-// infinite logit by 0, so neither inf * 0 nor its NaN gradient appears. Where q = 0 (or 1) but p is not,
-// ls(lq) = -inf and the term is +inf, as it should be.
+// infinite logit by 0, so neither inf * 0 nor its NaN gradient appears. Where q = 0 (or 1) but p is
+// not, ls(lq) = -inf and the term is +inf, as it should be.
 Variable kl_bernoulli_bernoulli(const Bernoulli& p, const Bernoulli& q) {
   const Variable& lp = p.logits();
   const Variable& lq = q.logits();

@@ -31,9 +31,9 @@ Categorical::Categorical(Variable logits, std::optional<bool> validate_args)
       log_probs_(logits - logsumexp(logits, {-1}, true)),
       k_(logits.size(-1)) {
   if (this->validate_args()) {
-    detail::require(
-        detail::all_of(log_probs_.value(), [](double l) { return !std::isnan(l); }),
-        "Categorical(logits)", "logits must not be NaN, nor all -inf along the last axis");
+    detail::require(detail::all_of(log_probs_.value(), [](double l) { return !std::isnan(l); }),
+                    "Categorical(logits)",
+                    "logits must not be NaN, nor all -inf along the last axis");
   }
 }
 
@@ -41,8 +41,9 @@ Categorical::Categorical(Variable logits, std::optional<bool> validate_args)
 Categorical Categorical::from_probs(Variable probs, std::optional<bool> validate_args) {
   if (!probs.defined()) throw ValueError("Categorical::from_probs: probs are undefined");
   if (validate_args.value_or(default_validate_args())) {
-    detail::require(detail::all_of(probs.value(), [](double p) { return p >= 0 && std::isfinite(p); }),
-                    "Categorical::from_probs", "probs must be finite and >= 0");
+    detail::require(
+        detail::all_of(probs.value(), [](double p) { return p >= 0 && std::isfinite(p); }),
+        "Categorical::from_probs", "probs must be finite and >= 0");
   }
   return Categorical(log(probs), validate_args);
 }

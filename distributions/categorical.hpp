@@ -11,10 +11,12 @@ class Categorical : public Distribution {
  public:
   explicit Categorical(Variable logits, std::optional<bool> validate_args = std::nullopt);
   // From probabilities over the last axis (>= 0, normalized here, as torch does): logits = log
-  // probs. Unlike torch, which clamps probs to [eps, 1 - eps] first, a probability of 0 gives logits
-  // -inf, so that category's log_prob is -inf (an impossible value), as for Bernoulli::from_probs.
+  // probs. Unlike torch, which clamps probs to [eps, 1 - eps] first, a probability of 0 gives
+  // logits -inf, so that category's log_prob is -inf (an impossible value), as for
+  // Bernoulli::from_probs.
   static Categorical from_probs(Variable probs, std::optional<bool> validate_args = std::nullopt);
-  static Categorical from_logits(Variable logits, std::optional<bool> validate_args = std::nullopt) {
+  static Categorical from_logits(Variable logits,
+                                 std::optional<bool> validate_args = std::nullopt) {
     return Categorical(std::move(logits), validate_args);
   }
 

@@ -18,9 +18,8 @@ ContinuousBernoulli::ContinuousBernoulli(Variable logits, std::optional<bool> va
       logits_(std::move(logits)),
       lims_(lims) {
   if (this->validate_args()) {
-    detail::require(
-        detail::all_of(logits_.value(), [](double l) { return !std::isnan(l); }),
-        "ContinuousBernoulli(logits)", "logits must not be NaN");
+    detail::require(detail::all_of(logits_.value(), [](double l) { return !std::isnan(l); }),
+                    "ContinuousBernoulli(logits)", "logits must not be NaN");
   }
 }
 
@@ -50,7 +49,8 @@ Variable ContinuousBernoulli::probs() const {
 // Taylor); cut: lambda outside the window, lims.first inside it (the closed forms are evaluated
 // there harmlessly).
 ContinuousBernoulli::Window ContinuousBernoulli::window() const {
-  const double lo = lims_.first, hi = lims_.second;  // not a structured binding: clang 14 cannot capture one
+  const double lo = lims_.first,
+               hi = lims_.second;  // not a structured binding: clang 14 cannot capture one
   Variable p = probs();
   Tensor outside = mask_of(p.value(), [lo, hi](double v) { return v <= lo || v > hi; });
   Variable cut = where(outside, p, lo);

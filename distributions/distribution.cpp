@@ -68,7 +68,8 @@ std::shared_ptr<Distribution> Distribution::expand(const Shape& batch_shape) con
   std::vector<Variable> params;
   for (const Variable& p : parameters()) {
     // p = (broadcastable to) batch + its own trailing dims
-    const std::int64_t own = std::max<std::int64_t>(0, p.dim() - static_cast<std::int64_t>(now.size()));
+    const std::int64_t own =
+        std::max<std::int64_t>(0, p.dim() - static_cast<std::int64_t>(now.size()));
     Shape shape = batch_shape;
     shape.insert(shape.end(), p.shape().end() - own, p.shape().end());
     params.push_back(p.shape() == shape ? p : tg::broadcast_to(p, shape));

@@ -84,8 +84,8 @@ class Distribution {
 
   // The same distribution with its parameters broadcast to `batch_shape` (as torch's
   // Distribution.expand): batch_shape must be what broadcasting the current batch shape to it
-  // gives. Each parameter keeps its own trailing dims (a Categorical's categories). The broadcast is
-  // recorded on the tape, so gradients reach the original parameters. Built through
+  // gives. Each parameter keeps its own trailing dims (a Categorical's categories). The broadcast
+  // is recorded on the tape, so gradients reach the original parameters. Built through
   // with_parameters, so it returns the same type.
   std::shared_ptr<Distribution> expand(const Shape& batch_shape) const;
 

@@ -15,9 +15,8 @@ Laplace::Laplace(Variable loc, Variable scale, std::optional<bool> validate_args
 Laplace::Laplace(std::vector<Variable> p, std::optional<bool> validate_args)
     : Distribution(p[0].shape(), {}, p[0].dtype(), validate_args), loc_(p[0]), scale_(p[1]) {
   if (this->validate_args()) {
-    detail::require(
-        detail::all_of(scale_.value(), [](double s) { return s > 0; }),
-        "Laplace(loc, scale)", "scale must be > 0");
+    detail::require(detail::all_of(scale_.value(), [](double s) { return s > 0; }),
+                    "Laplace(loc, scale)", "scale must be > 0");
   }
 }
 

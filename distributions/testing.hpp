@@ -29,26 +29,30 @@
 //   mean, variance     sample moments agree with mean() and variance() (variance-of-variance from
 //                      the sample's fourth moment)
 //   entropy            entropy() agrees with -E[log_prob] (Monte Carlo)
-//   gradcheck          log_prob, entropy, mean, variance (and cdf, icdf) pass tg::gradcheck in f64; a failure
+//   gradcheck          log_prob, entropy, mean, variance (and cdf, icdf) pass tg::gradcheck in f64;
+//   a failure
 //                      names the function, the Jacobian element and both derivatives
-//   rsample_gradcheck  rsample is an exact, differentiable function of the parameters: tg::gradcheck
+//   rsample_gradcheck  rsample is an exact, differentiable function of the parameters:
+//   tg::gradcheck
 //                      of rsample(sample_shape) with a Generator re-seeded before every evaluation
-//                      (so the noise is the same each time), in f64; catches a detached, sign-flipped
-//                      or slightly scaled reparameterization that the statistical checks miss
+//                      (so the noise is the same each time), in f64; catches a detached,
+//                      sign-flipped or slightly scaled reparameterization that the statistical
+//                      checks miss
 //   grad_*             d/dtheta E[f(x)], f(x) = sum over the event of x^2, three ways: pathwise
 //                      (through rsample), score function (E[(f(x) - b) d log p(x)/dtheta],
 //                      b = E[f], through sample) and central differences of the closed form
 //                      E[f] = sum(variance + mean^2); every available pair must agree. Each
 //                      estimator is computed on its own: one that throws fails only its own pairs
-//   kl_*               KL(d, d) = 0; KL(d, q) >= 0 and KL(q, d) >= 0; a registered closed form agrees
+//   kl_*               KL(d, d) = 0; KL(d, q) >= 0 and KL(q, d) >= 0; a registered closed form
+//   agrees
 //                      with its Monte Carlo estimate in both directions, KL(d, q) from draws of d
 //                      and KL(q, d) from draws of q. q: options.q, or d with its parameters
 //                      perturbed, theta -> a theta + b for each (a, b) of options.kl_perturbations
 //                      (a near one, a narrowing one and a far one by default: a closed form with p
 //                      and q swapped agrees with the truth when q is close to d)
 //   dtype_agreement    the f32 and f64 versions agree on log_prob, mean, variance, entropy and KL
-// Every failing line names the element, both values and, for the statistical checks, the distance in
-// standard errors and its bound.
+// Every failing line names the element, both values and, for the statistical checks, the distance
+// in standard errors and its bound.
 //
 // audit_kl checks every closed form of the KL registry against its Monte Carlo estimate, given one
 // example pair per registered type pair; a registered pair with no example is a failure.

@@ -98,8 +98,8 @@ CheckResult check_gradcheck(Kit& k) {
   const Variable x = k.rebuild(params)->sample({3}, &k.gen);
   std::vector<std::string> failed;
   auto run = [&](const char* what, const std::function<Variable(const Distribution&)>& f) {
-    const std::string why =
-        gradcheck_failure([&](const std::vector<Variable>& in) { return f(*k.rebuild(in)); }, params);
+    const std::string why = gradcheck_failure(
+        [&](const std::vector<Variable>& in) { return f(*k.rebuild(in)); }, params);
     if (!why.empty()) failed.push_back(fmt::format("{}: {}", what, why));
   };
   run("log_prob", [&](const Distribution& d) { return d.log_prob(x); });

@@ -34,8 +34,8 @@ CheckResult check_with_parameters(Kit& k) {
     const auto u = values(x), v = values(y);
     for (std::size_t j = 0; j < u.size(); ++j) {
       if (!(u[j] == v[j] || std::abs(u[j] - v[j]) <= k.rounding() * (1 + std::abs(v[j])))) {
-        problems.push_back(fmt::format("{}() differs after rebuilding: element {}: {:.10g} vs {:.10g}",
-                                       what, j, u[j], v[j]));
+        problems.push_back(fmt::format(
+            "{}() differs after rebuilding: element {}: {:.10g} vs {:.10g}", what, j, u[j], v[j]));
         return;
       }
     }
@@ -47,8 +47,8 @@ CheckResult check_with_parameters(Kit& k) {
   }
   if (!problems.empty()) return result(false, fmt::format("{}", fmt::join(problems, "; ")));
   k.rebuild_ok = true;
-  return result(true, fmt::format("{} parameter(s), same type, shapes and values",
-                                  a.parameters().size()));
+  return result(
+      true, fmt::format("{} parameter(s), same type, shapes and values", a.parameters().size()));
 }
 
 // sample, rsample, log_prob, entropy, mean and variance have the shapes of testing.hpp; rsample
@@ -92,9 +92,9 @@ CheckResult check_shapes(Kit& k) {
     }
   }
   if (!problems.empty()) return result(false, fmt::format("{}", fmt::join(problems, "; ")));
-  return result(true, fmt::format("batch {}, event {}, sample({{2, 3}}) {}",
-                                  shape_str(d.batch_shape()), shape_str(d.event_shape()),
-                                  shape_str(ext)));
+  return result(true,
+                fmt::format("batch {}, event {}, sample({{2, 3}}) {}", shape_str(d.batch_shape()),
+                            shape_str(d.event_shape()), shape_str(ext)));
 }
 
 // sample() never requires grad; rsample() does when the parameters do.
@@ -130,7 +130,8 @@ CheckResult check_dtype_agreement(Kit& k) {
   auto cmp = [&](const char* what, const Variable& a32, const Variable& a64) {
     const auto a = values(a32), b = values(a64);
     if (a.size() != b.size()) {
-      w.add(false, kInf, fmt::format("{}: {} f32 values vs {} f64 values", what, a.size(), b.size()));
+      w.add(false, kInf,
+            fmt::format("{}: {} f32 values vs {} f64 values", what, a.size(), b.size()));
       return;
     }
     for (std::size_t j = 0; j < a.size(); ++j) {

@@ -78,8 +78,8 @@ class Kit {
 
   const Distribution& d;
   const ConformanceOptions& o;
-  Generator gen;            // every draw of every check, in order: a fixed seed, a fixed outcome
-  bool rebuild_ok = true;   // with_parameters works: the checks that need it may run
+  Generator gen;           // every draw of every check, in order: a fixed seed, a fixed outcome
+  bool rebuild_ok = true;  // with_parameters works: the checks that need it may run
 
   Shape be_shape() const { return d.extended_shape({}); }
   bool is_f64() const { return d.dtype() == DType::f64; }

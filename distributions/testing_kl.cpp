@@ -80,8 +80,8 @@ const std::vector<Kit::KLPartner>& Kit::kl_partners() {
       const auto [a, b] = o.kl_perturbations[i];
       std::vector<Variable> params;
       for (const auto& p : d.parameters()) params.emplace_back(p.value() * a + b);
-      out.push_back({fmt::format("q{} = d(theta -> {:g} theta + {:g})", i + 1, a, b),
-                     rebuild(params)});
+      out.push_back(
+          {fmt::format("q{} = d(theta -> {:g} theta + {:g})", i + 1, a, b), rebuild(params)});
     }
   }
   partners_ = std::move(out);
@@ -170,11 +170,13 @@ ConformanceReport audit_kl(const std::vector<KLExample>& examples, const KLAudit
       if (matches(e, entry)) ex = &e;
     try {
       if (!ex) {
-        r = kit::result(false, "no example for this registered pair: give audit_kl one (the "
-                               "project's list is in tests/distributions/test_kl.cpp)");
+        r = kit::result(false,
+                        "no example for this registered pair: give audit_kl one (the "
+                        "project's list is in tests/distributions/test_kl.cpp)");
       } else if (!has_closed_form_kl(*ex->p, *ex->q)) {
-        r = kit::result(false, "the example's closed form does not apply to it (its applies() "
-                               "predicate said no): choose an example it covers");
+        r = kit::result(false,
+                        "the example's closed form does not apply to it (its applies() "
+                        "predicate said no): choose an example it covers");
       } else {
         kit::Worst w;
         kit::closed_vs_mc(*ex->p, *ex->q, fmt::format("KL({}, {})", ex->p->name(), ex->q->name()),

@@ -19,7 +19,8 @@ CheckResult check_samples_in_support(Kit& k) {
   for (std::size_t i = 0; i < lp.size(); ++i)
     if (!std::isfinite(lp[i]) && bad++ == 0) first = i;
   if (bad) {
-    // log_prob's shape is sample + batch: element `first` of it is the first event of the draw there
+    // log_prob's shape is sample + batch: element `first` of it is the first event of the draw
+    // there
     const auto xs = values(x);
     const std::size_t per = xs.size() / lp.size();
     return result(false, fmt::format("{} of {} log_prob values of samples are not finite (first: "
@@ -38,11 +39,9 @@ CheckResult check_support_edges(Kit& k) {
   const DType dt = k.d.dtype();
   auto bt = [&](const Tensor& t) { return broadcast_to(t.to(dt), be); };
   const bool lower_finite =
-      s.lower.defined() &&
-      detail::all_of(s.lower, [](double v) { return std::isfinite(v); });
+      s.lower.defined() && detail::all_of(s.lower, [](double v) { return std::isfinite(v); });
   const bool upper_finite =
-      s.upper.defined() &&
-      detail::all_of(s.upper, [](double v) { return std::isfinite(v); });
+      s.upper.defined() && detail::all_of(s.upper, [](double v) { return std::isfinite(v); });
   if (s.kind != Support::Kind::real) {
     if (lower_finite) {
       points.emplace_back("lower - 1", bt(s.lower) - 1.0);
@@ -55,8 +54,7 @@ CheckResult check_support_edges(Kit& k) {
   }
   for (double v : k.o.outside_support)
     points.emplace_back(fmt::format("{}", v), Tensor::full(be, v, dt));
-  if (points.empty())
-    return result(true, "the support is the real line: nothing outside to test");
+  if (points.empty()) return result(true, "the support is the real line: nothing outside to test");
   std::vector<std::string> problems;
   std::string names;
   for (const auto& [name, t] : points) {
@@ -106,8 +104,7 @@ CheckResult check_normalization(Kit& k) {
     double lo = kInf, hi = -kInf;
     for (std::int64_t j = 0; j < nb; ++j) {
       lo = std::min(lo, lower[j]);
-      hi =
-          std::max(hi, std::isfinite(upper[j]) ? upper[j] : std::ceil(mean[j] + 20 * sd[j] + 20));
+      hi = std::max(hi, std::isfinite(upper[j]) ? upper[j] : std::ceil(mean[j] + 20 * sd[j] + 20));
     }
     if (!std::isfinite(lo)) lo = -1e5;  // not expected: integer supports are bounded below
     const std::int64_t count = static_cast<std::int64_t>(hi - lo) + 1;
@@ -122,15 +119,15 @@ CheckResult check_normalization(Kit& k) {
     for (std::int64_t j = 0; j < nb; ++j) {
       double total = 0;
       for (std::int64_t k = 0; k < count; ++k) total += std::exp(lp[k * nb + j]);
-      worst.add(std::abs(total - 1) <= tol, std::abs(total - 1) / tol,
-                fmt::format("batch element {}: the mass over {}..{} sums to {:.10g}", j, lo, hi,
-                            total));
+      worst.add(
+          std::abs(total - 1) <= tol, std::abs(total - 1) / tol,
+          fmt::format("batch element {}: the mass over {}..{} sums to {:.10g}", j, lo, hi, total));
     }
     return result(worst.ok, worst.what + fmt::format(" (tolerance {:g})", tol));
   }
   // Gauss-Legendre, 5 nodes on each of M panels of [a, b].
-  static const double node[5] = {-0.9061798459386640, -0.5384693101056831, 0.0,
-                                 0.5384693101056831, 0.9061798459386640};
+  static const double node[5] = {-0.9061798459386640, -0.5384693101056831, 0.0, 0.5384693101056831,
+                                 0.9061798459386640};
   static const double weight[5] = {0.2369268850561891, 0.4786286704993665, 0.5688888888888889,
                                    0.4786286704993665, 0.2369268850561891};
   const std::int64_t M = std::max<std::int64_t>(2, k.o.quadrature_panels / 2 * 2);
@@ -150,8 +147,8 @@ CheckResult check_normalization(Kit& k) {
     }
     if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi))
       return result(
-          false, fmt::format("batch element {}: no integration range ([{}, {}]; mean {}, sd {})",
-                             j, lo, hi, mean[j], sd[j]));
+          false, fmt::format("batch element {}: no integration range ([{}, {}]; mean {}, sd {})", j,
+                             lo, hi, mean[j], sd[j]));
     a[j] = lo;
     h[j] = (hi - lo) / static_cast<double>(M);
   }
@@ -171,8 +168,8 @@ CheckResult check_normalization(Kit& k) {
     total *= h[j] / 2;
     worst.add(
         std::abs(total - 1) <= tol, std::abs(total - 1) / tol,
-        fmt::format("batch element {}: the density integrates to {:.10g} over [{:.6g}, {:.6g}]",
-                    j, total, a[j], a[j] + h[j] * static_cast<double>(M)));
+        fmt::format("batch element {}: the density integrates to {:.10g} over [{:.6g}, {:.6g}]", j,
+                    total, a[j], a[j] + h[j] * static_cast<double>(M)));
   }
   return result(worst.ok,
                 worst.what + fmt::format(" (tolerance {:g}, {} Gauss-Legendre panels)", tol, M));
@@ -251,11 +248,11 @@ CheckResult check_expand(Kit& k) {
   if (typeid(*e) != typeid(d))
     return result(false, fmt::format("expand returns a {}, not a {}", e->name(), d.name()));
   if (e->batch_shape() != nb || e->event_shape() != d.event_shape())
-    return result(false, fmt::format("expand({}) has batch {} and event {}, expected batch {} "
-                                     "and event {}",
-                                     shape_str(nb), shape_str(e->batch_shape()),
-                                     shape_str(e->event_shape()), shape_str(nb),
-                                     shape_str(d.event_shape())));
+    return result(
+        false, fmt::format("expand({}) has batch {} and event {}, expected batch {} "
+                           "and event {}",
+                           shape_str(nb), shape_str(e->batch_shape()), shape_str(e->event_shape()),
+                           shape_str(nb), shape_str(d.event_shape())));
   Worst w;
   auto same = [&](const char* what, const Variable& got, const Variable& want, const Shape& s) {
     const auto a = values_as(got, s), b = values_as(want, s);
@@ -282,8 +279,9 @@ CheckResult check_expand(Kit& k) {
     bad.back() += 1;
     try {
       d.expand(bad);
-      w.add(false, kInf, fmt::format("expand({}) of batch {} did not raise ShapeError",
-                                     shape_str(bad), shape_str(d.batch_shape())));
+      w.add(false, kInf,
+            fmt::format("expand({}) of batch {} did not raise ShapeError", shape_str(bad),
+                        shape_str(d.batch_shape())));
     } catch (const ShapeError&) {
     }
   }

@@ -13,24 +13,26 @@ constexpr std::string_view state_prefix = "optim.state.";
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const Module& model, const optim::Optimizer* optimizer,
-                     const Metadata& metadata) {
+void save_checkpoint(const std::string& path, const Module& model,
+                     const optim::Optimizer* optimizer, const Metadata& metadata) {
   Metadata meta;
   for (const auto& [k, v] : metadata) {
     if (k.starts_with(optim_prefix))
-      throw ValueError(fmt::format("save_checkpoint: metadata key '{}' starts with the reserved '{}'", k,
-                                   optim_prefix));
+      throw ValueError(fmt::format(
+          "save_checkpoint: metadata key '{}' starts with the reserved '{}'", k, optim_prefix));
     meta[k] = v;
   }
   std::vector<std::pair<std::string, Tensor>> tensors = model.state_dict().items();
   for (const auto& [name, _] : tensors)
     if (name.starts_with(state_prefix))
-      throw ValueError(fmt::format("save_checkpoint: parameter name '{}' clashes with the optimizer "
-                                   "state's names ('{}...')",
-                                   name, state_prefix));
+      throw ValueError(
+          fmt::format("save_checkpoint: parameter name '{}' clashes with the optimizer "
+                      "state's names ('{}...')",
+                      name, state_prefix));
   if (optimizer) {
     optim::OptimizerState state = optimizer->state_view();  // written out now: no snapshot needed
-    for (auto& [name, t] : state.tensors) tensors.emplace_back(std::string(state_prefix) + name, std::move(t));
+    for (auto& [name, t] : state.tensors)
+      tensors.emplace_back(std::string(state_prefix) + name, std::move(t));
     for (const auto& [k, v] : state.scalars) meta[std::string(optim_prefix) + k] = v;
   }
   save_safetensors(path, tensors, meta);
@@ -58,11 +60,11 @@ Metadata load_checkpoint(SafetensorsFile file, const std::string& path, Module& 
       user[k] = v;
   }
   if (optimizer && !state.scalars.contains("type"))
-    throw Error(fmt::format("load_checkpoint: {} holds no optimizer state (saved without an optimizer)",
-                            path));
-  // Both loads check everything before changing anything. The model goes first (its error lists every
-  // mismatched name and shape); if the optimizer's load then fails, the model is put back, so a failed
-  // load changes nothing.
+    throw Error(fmt::format(
+        "load_checkpoint: {} holds no optimizer state (saved without an optimizer)", path));
+  // Both loads check everything before changing anything. The model goes first (its error lists
+  // every mismatched name and shape); if the optimizer's load then fails, the model is put back, so
+  // a failed load changes nothing.
   try {
     std::vector<std::pair<std::string, Tensor>> previous;
     if (optimizer)

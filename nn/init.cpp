@@ -1,8 +1,8 @@
 #include "tapegrad/nn/init.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "tapegrad/tensor/error.hpp"
 
@@ -44,17 +44,19 @@ double calculate_gain(const std::string& nonlinearity, std::optional<double> par
     return std::sqrt(2.0 / (1 + slope * slope));
   }
   if (nonlinearity == "selu") return 3.0 / 4;
-  throw ValueError(fmt::format("calculate_gain: unsupported nonlinearity '{}' (linear, conv1d, "
-                               "conv2d, conv3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, "
-                               "leaky_relu, selu)",
-                               nonlinearity));
+  throw ValueError(
+      fmt::format("calculate_gain: unsupported nonlinearity '{}' (linear, conv1d, "
+                  "conv2d, conv3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, "
+                  "leaky_relu, selu)",
+                  nonlinearity));
 }
 
 std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const Shape& shape) {
   if (shape.size() < 2)
-    throw ValueError(fmt::format("init: fan in and fan out can not be computed for a tensor of "
-                                 "shape {} (fewer than 2 dimensions)",
-                                 shape_str(shape)));
+    throw ValueError(
+        fmt::format("init: fan in and fan out can not be computed for a tensor of "
+                    "shape {} (fewer than 2 dimensions)",
+                    shape_str(shape)));
   std::int64_t receptive = 1;
   for (std::size_t i = 2; i < shape.size(); ++i) receptive *= shape[i];
   return {shape[1] * receptive, shape[0] * receptive};

@@ -54,8 +54,8 @@ Variable kaiming_normal_(Variable v, double a = 0, FanMode mode = FanMode::fan_i
                          const std::string& nonlinearity = "leaky_relu", Generator* gen = nullptr);
 
 // The default initialisation of torch.nn.Linear and the convolutions (reset_parameters):
-// kaiming_uniform_(weight, a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias (when
-// defined) from the same bound, fan_in computed from the weight's shape.
+// kaiming_uniform_(weight, a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias
+// (when defined) from the same bound, fan_in computed from the weight's shape.
 void default_reset_(Variable& weight, Variable& bias, Generator* gen = nullptr);
 
 }  // namespace tg::nn::init

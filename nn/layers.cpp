@@ -1,8 +1,8 @@
 #include "tapegrad/nn/layers.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/init.hpp"

@@ -61,7 +61,8 @@ class Identity : public Module {
   std::string type_name() const override { return "Identity"; }
 };
 
-// Flattens dims start_dim..end_dim into one; the default keeps dim 0 (the batch): (B, ...) -> (B, -1).
+// Flattens dims start_dim..end_dim into one; the default keeps dim 0 (the batch): (B, ...) -> (B,
+// -1).
 class Flatten : public Module {
  public:
   explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1)

@@ -1,18 +1,17 @@
 // Each get_lr() is PyTorch 1.13's get_lr() for that class, term by term.
 #include "tapegrad/nn/lr_scheduler.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <numbers>
-
-#include <fmt/format.h>
 
 #include "tapegrad/tensor/error.hpp"
 
 namespace tg::optim {
 
-LRScheduler::LRScheduler(Optimizer& optimizer)
-    : optimizer_(optimizer), last_lr_(optimizer.lr()) {
+LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer), last_lr_(optimizer.lr()) {
   if (!optimizer.initial_lr_) optimizer.initial_lr_ = optimizer.lr();
   base_lr_ = *optimizer.initial_lr_;
 }
@@ -40,7 +39,8 @@ std::map<std::string, std::string> LRScheduler::state_dict() const {
 void LRScheduler::load_state_dict(const std::map<std::string, std::string>& state) {
   const auto get = [&](const char* key) {
     auto it = state.find(key);
-    if (it == state.end()) throw ValueError(fmt::format("LRScheduler::load_state_dict: no '{}'", key));
+    if (it == state.end())
+      throw ValueError(fmt::format("LRScheduler::load_state_dict: no '{}'", key));
     return it->second;
   };
   const auto number = [&](const char* key) {
@@ -48,7 +48,8 @@ void LRScheduler::load_state_dict(const std::map<std::string, std::string>& stat
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size())
-      throw ValueError(fmt::format("LRScheduler::load_state_dict: '{}' is not a number: '{}'", key, text));
+      throw ValueError(
+          fmt::format("LRScheduler::load_state_dict: '{}' is not a number: '{}'", key, text));
     return v;
   };
   const double last_epoch = number("last_epoch"), step_count = number("step_count");
@@ -63,7 +64,8 @@ void LRScheduler::load_state_dict(const std::map<std::string, std::string>& stat
 
 StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
     : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
-  if (step_size <= 0) throw ValueError(fmt::format("StepLR: step_size must be positive, got {}", step_size));
+  if (step_size <= 0)
+    throw ValueError(fmt::format("StepLR: step_size must be positive, got {}", step_size));
   initial_step();
 }
 
@@ -75,7 +77,8 @@ double StepLR::get_lr() const {
 
 // --- ExponentialLR -------------------------------------------------------------------------------
 
-ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma) : LRScheduler(optimizer), gamma_(gamma) {
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
+    : LRScheduler(optimizer), gamma_(gamma) {
   initial_step();
 }
 
@@ -88,7 +91,8 @@ double ExponentialLR::get_lr() const {
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min)
     : LRScheduler(optimizer), t_max_(T_max), eta_min_(eta_min) {
-  if (T_max <= 0) throw ValueError(fmt::format("CosineAnnealingLR: T_max must be positive, got {}", T_max));
+  if (T_max <= 0)
+    throw ValueError(fmt::format("CosineAnnealingLR: T_max must be positive, got {}", T_max));
   initial_step();
 }
 

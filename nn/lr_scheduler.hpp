@@ -1,8 +1,8 @@
 // Learning-rate schedules with PyTorch 1.13's semantics (torch.optim.lr_scheduler): StepLR,
-// ExponentialLR, CosineAnnealingLR and LinearLR (the linear warm-up). Like PyTorch, each one computes
-// the next lr from the optimizer's current lr (the "chainable" recursive form), so the printed lrs
-// match PyTorch's to the last digit. Constructing a schedule sets the lr of epoch 0 (LinearLR: lr *
-// start_factor); call step() once after each epoch, after the optimizer's steps:
+// ExponentialLR, CosineAnnealingLR and LinearLR (the linear warm-up). Like PyTorch, each one
+// computes the next lr from the optimizer's current lr (the "chainable" recursive form), so the
+// printed lrs match PyTorch's to the last digit. Constructing a schedule sets the lr of epoch 0
+// (LinearLR: lr * start_factor); call step() once after each epoch, after the optimizer's steps:
 //
 //   tg::optim::StepLR sched(opt, 30, 0.1);
 //   for (int epoch = 0; epoch < 100; ++epoch) { train(...); sched.step(); }
@@ -30,8 +30,8 @@ class LRScheduler {
   std::int64_t last_epoch() const { return last_epoch_; }
   double base_lr() const { return base_lr_; }
 
-  // For checkpoints: {"last_epoch", "step_count", "base_lr", "last_lr"} as text. Loading restores them (the optimizer's
-  // lr is restored by the optimizer's own state).
+  // For checkpoints: {"last_epoch", "step_count", "base_lr", "last_lr"} as text. Loading restores
+  // them (the optimizer's lr is restored by the optimizer's own state).
   std::map<std::string, std::string> state_dict() const;
   void load_state_dict(const std::map<std::string, std::string>& state);
 
@@ -78,8 +78,8 @@ class ExponentialLR : public LRScheduler {
   double gamma_;
 };
 
-// eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2, computed recursively as PyTorch does
-// (and continuing periodically past T_max, as PyTorch's does).
+// eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2, computed recursively as PyTorch
+// does (and continuing periodically past T_max, as PyTorch's does).
 class CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min = 0);
@@ -92,8 +92,8 @@ class CosineAnnealingLR : public LRScheduler {
   double eta_min_;
 };
 
-// Linear warm-up: the lr factor goes linearly from start_factor to end_factor over total_iters epochs,
-// then stays (torch.optim.lr_scheduler.LinearLR). Factors in [0, 1].
+// Linear warm-up: the lr factor goes linearly from start_factor to end_factor over total_iters
+// epochs, then stays (torch.optim.lr_scheduler.LinearLR). Factors in [0, 1].
 class LinearLR : public LRScheduler {
  public:
   LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,

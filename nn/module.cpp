@@ -34,9 +34,10 @@ const Tensor& StateDict::at(const std::string& name) const {
 // --- Module --------------------------------------------------------------------------------------
 
 Variable Module::forward(const Variable&) {
-  throw Error(fmt::format("{}::forward: this module has no single-input forward; call its own "
-                          "methods instead",
-                          type_name()));
+  throw Error(
+      fmt::format("{}::forward: this module has no single-input forward; call its own "
+                  "methods instead",
+                  type_name()));
 }
 
 void Module::check_new_name(const std::string& what, const std::string& name) const {
@@ -62,7 +63,8 @@ Variable Module::register_parameter(const std::string& name, Tensor value) {
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_new_name("register_module", name);
   if (!module) throw ValueError(fmt::format("register_module: '{}' is null", name));
-  if (module.get() == this) throw ValueError(fmt::format("register_module: '{}' is the module itself", name));
+  if (module.get() == this)
+    throw ValueError(fmt::format("register_module: '{}' is the module itself", name));
   // Names are relative to the module that registers: when this module is itself registered later,
   // its parent renames the whole subtree again, so the root's names win.
   module->set_parameter_names(name + ".");
@@ -103,8 +105,9 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
-void Module::collect_modules(const std::string& prefix,
-                             std::vector<std::pair<std::string, std::shared_ptr<Module>>>& out) const {
+void Module::collect_modules(
+    const std::string& prefix,
+    std::vector<std::pair<std::string, std::shared_ptr<Module>>>& out) const {
   for (const auto& [name, child] : children_) {
     out.emplace_back(prefix + name, child);
     child->collect_modules(prefix + name + ".", out);

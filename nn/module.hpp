@@ -1,15 +1,16 @@
 // Module: the base of every layer and model, like torch.nn.Module. A module owns named parameters
-// (leaf Variables that require a gradient) and named submodules, so every parameter has a dotted name
-// ("encoder.fc1.weight") that the tape printout, state dicts and checkpoints use. A subclass registers
-// its pieces in its constructor:
+// (leaf Variables that require a gradient) and named submodules, so every parameter has a dotted
+// name
+// ("encoder.fc1.weight") that the tape printout, state dicts and checkpoints use. A subclass
+// registers its pieces in its constructor:
 //
 //   struct Mlp : tg::nn::Module {
 //     Mlp() {
 //       fc1 = register_module("fc1", std::make_shared<tg::nn::Linear>(784, 400));
 //       fc2 = register_module("fc2", std::make_shared<tg::nn::Linear>(400, 10));
 //     }
-//     tg::Variable forward(const tg::Variable& x) override { return fc2->forward(tg::relu(fc1->forward(x))); }
-//     std::shared_ptr<tg::nn::Linear> fc1, fc2;
+//     tg::Variable forward(const tg::Variable& x) override { return
+//     fc2->forward(tg::relu(fc1->forward(x))); } std::shared_ptr<tg::nn::Linear> fc1, fc2;
 //   };
 #pragma once
 #include <memory>
@@ -47,10 +48,12 @@ class Module {
  public:
   Module() = default;
   virtual ~Module() = default;
-  Module(const Module&) = delete;  // parameters are shared handles: a copy would silently alias them
+  Module(const Module&) =
+      delete;  // parameters are shared handles: a copy would silently alias them
   Module& operator=(const Module&) = delete;
 
-  // The computation. The base class throws: override it, or give the module its own forward signature.
+  // The computation. The base class throws: override it, or give the module its own forward
+  // signature.
   virtual Variable forward(const Variable& x);
   Variable operator()(const Variable& x) { return forward(x); }
 
@@ -60,7 +63,8 @@ class Module {
   std::string to_string() const;
 
   // --- parameters and submodules (registration order; a module's own parameters first, then each
-  // submodule's, depth first, like PyTorch) --------------------------------------------------------
+  // submodule's, depth first, like PyTorch)
+  // --------------------------------------------------------
   std::vector<Variable> parameters() const;
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<std::shared_ptr<Module>> children() const;
@@ -81,16 +85,18 @@ class Module {
   // Sets every parameter's gradient to undefined (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
 
-  // Converts every parameter's value to `dtype` in place (the Variables stay the same handles, so an
-  // optimizer built before keeps working; gradients are dropped). Build the optimizer after this.
+  // Converts every parameter's value to `dtype` in place (the Variables stay the same handles, so
+  // an optimizer built before keeps working; gradients are dropped). Build the optimizer after
+  // this.
   Module& to(DType dtype);
 
   // --- state -------------------------------------------------------------------------------------
-  // Dotted name -> parameter value, in parameters() order. The tensors share storage with the model.
+  // Dotted name -> parameter value, in parameters() order. The tensors share storage with the
+  // model.
   StateDict state_dict() const;
   // Copies values into the parameters (their storage is kept, so optimizers keep their handles).
-  // strict: missing keys, unexpected keys and shape/dtype mismatches are all collected and reported in
-  // one tg::Error. Not strict: only the keys present in both are loaded, and a shape or dtype
+  // strict: missing keys, unexpected keys and shape/dtype mismatches are all collected and reported
+  // in one tg::Error. Not strict: only the keys present in both are loaded, and a shape or dtype
   // mismatch on one of them is still an error.
   void load_state_dict(const StateDict& dict, bool strict = true);
 
@@ -103,7 +109,8 @@ class Module {
     add_child(name, module);
     return module;
   }
-  // Extra text inside the parentheses of to_string(), e.g. "in_features=2, out_features=3, bias=True".
+  // Extra text inside the parentheses of to_string(), e.g. "in_features=2, out_features=3,
+  // bias=True".
   virtual std::string extra_repr() const { return {}; }
 
  private:

@@ -1,14 +1,14 @@
-// The .npy header is a Python dict literal. NumPy reads it with ast.literal_eval; here a small parser
-// accepts the subset NumPy writes (strings, True/False, tuples of integers) and reports the byte where
-// anything else starts.
+// The .npy header is a Python dict literal. NumPy reads it with ast.literal_eval; here a small
+// parser accepts the subset NumPy writes (strings, True/False, tuples of integers) and reports the
+// byte where anything else starts.
 #include "tapegrad/nn/npy.hpp"
+
+#include <fmt/format.h>
 
 #include <bit>
 #include <cstring>
 #include <optional>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
@@ -36,7 +36,8 @@ struct HeaderParser {
 
   [[noreturn]] void fail(const std::string& msg) const { throw FormatError(file, base + pos, msg); }
   void skip_ws() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
+    while (pos < text.size() &&
+           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
       ++pos;
   }
   bool eat(char c) {
@@ -52,7 +53,8 @@ struct HeaderParser {
   }
   std::string string() {
     skip_ws();
-    if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"')) fail("malformed header: expected a string");
+    if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"'))
+      fail("malformed header: expected a string");
     const char quote = text[pos++];
     const std::size_t start = pos;
     while (pos < text.size() && text[pos] != quote) {
@@ -93,11 +95,13 @@ struct HeaderParser {
     Shape shape;
     bool comma = false;
     while (!eat(')')) {
-      if (!shape.empty() && !comma) fail("malformed header: expected ',' or ')' in the shape tuple");
+      if (!shape.empty() && !comma)
+        fail("malformed header: expected ',' or ')' in the shape tuple");
       shape.push_back(integer());
       comma = eat(',');
     }
-    if (shape.size() == 1 && !comma) fail("malformed header: the shape is not a tuple (a 1-tuple needs a comma)");
+    if (shape.size() == 1 && !comma)
+      fail("malformed header: the shape is not a tuple (a 1-tuple needs a comma)");
     return shape;
   }
 };
@@ -137,9 +141,10 @@ Header parse_header(std::string_view text, std::uint64_t base, const std::string
       shape = p.tuple();
     } else {
       p.pos = key_pos;
-      p.fail(fmt::format("malformed header: unexpected key '{}' (a .npy header has descr, fortran_order, "
-                         "shape)",
-                         key));
+      p.fail(fmt::format(
+          "malformed header: unexpected key '{}' (a .npy header has descr, fortran_order, "
+          "shape)",
+          key));
     }
     comma = p.eat(',');
   }
@@ -176,7 +181,8 @@ std::string npy_bytes(const Tensor& t) {
   const bool v1 = prefix == magic.size() + 4;
   out += static_cast<char>(v1 ? 1 : 2);
   out += '\0';
-  for (std::size_t i = 0; i < (v1 ? 2u : 4u); ++i) out += static_cast<char>((len >> (8 * i)) & 0xff);
+  for (std::size_t i = 0; i < (v1 ? 2u : 4u); ++i)
+    out += static_cast<char>((len >> (8 * i)) & 0xff);
   out += header;
   out.append(padlen, ' ');
   out += '\n';
@@ -191,17 +197,23 @@ Tensor parse_npy(const std::string& bytes, const std::string& file) {
   if (size < magic.size() || std::string_view(bytes).substr(0, magic.size()) != magic)
     throw FormatError(file, 0, "not a .npy file: the magic string \\x93NUMPY is missing");
   if (size < 8) throw FormatError(file, size, "truncated: the file ends inside the version");
-  const int major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
+  const int major = static_cast<unsigned char>(bytes[6]),
+            minor = static_cast<unsigned char>(bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
-    throw FormatError(file, 6, fmt::format("unsupported .npy version {}.{} (1.0, 2.0 and 3.0 are read)", major, minor));
+    throw FormatError(
+        file, 6,
+        fmt::format("unsupported .npy version {}.{} (1.0, 2.0 and 3.0 are read)", major, minor));
   const std::size_t len_size = major == 1 ? 2 : 4;
-  if (size < 8 + len_size) throw FormatError(file, size, "truncated: the file ends inside the header length");
+  if (size < 8 + len_size)
+    throw FormatError(file, size, "truncated: the file ends inside the header length");
   std::uint64_t hlen = 0;
-  for (std::size_t i = len_size; i-- > 0;) hlen = (hlen << 8) | static_cast<unsigned char>(bytes[8 + i]);
+  for (std::size_t i = len_size; i-- > 0;)
+    hlen = (hlen << 8) | static_cast<unsigned char>(bytes[8 + i]);
   const std::uint64_t header_start = 8 + len_size;
   if (hlen > size - header_start)
-    throw FormatError(file, 8, fmt::format("truncated: the header length is {} but only {} bytes follow", hlen,
-                                           size - header_start));
+    throw FormatError(file, 8,
+                      fmt::format("truncated: the header length is {} but only {} bytes follow",
+                                  hlen, size - header_start));
   const std::string_view text(bytes.data() + header_start, hlen);
   for (std::size_t i = 0; i < text.size(); ++i)
     if (static_cast<unsigned char>(text[i]) >= 0x80 && major < 3)
@@ -214,28 +226,36 @@ Tensor parse_npy(const std::string& bytes, const std::string& file) {
   } else if (h.descr == "<f8") {
     dtype = DType::f64;
   } else if (h.descr == ">f4" || h.descr == ">f8") {
-    throw FormatError(file, header_start, fmt::format("dtype '{}' is big-endian; only little-endian '<f4' and "
-                                                      "'<f8' are supported (np.save(a.astype('<f4')))",
-                                                      h.descr));
+    throw FormatError(file, header_start,
+                      fmt::format("dtype '{}' is big-endian; only little-endian '<f4' and "
+                                  "'<f8' are supported (np.save(a.astype('<f4')))",
+                                  h.descr));
   } else {
-    throw FormatError(file, header_start, fmt::format("dtype '{}' is not supported; only '<f4' (float32) and "
-                                                      "'<f8' (float64) are",
-                                                      h.descr));
+    throw FormatError(file, header_start,
+                      fmt::format("dtype '{}' is not supported; only '<f4' (float32) and "
+                                  "'<f8' (float64) are",
+                                  h.descr));
   }
   if (h.fortran_order)
-    throw FormatError(file, header_start, "the array is in Fortran order; only C order is supported "
-                                          "(np.save(np.ascontiguousarray(a)))");
-  // The element count must fit int64 even when a size is 0: (2^32, 2^31, 0) is not a shape a tensor has.
+    throw FormatError(file, header_start,
+                      "the array is in Fortran order; only C order is supported "
+                      "(np.save(np.ascontiguousarray(a)))");
+  // The element count must fit int64 even when a size is 0: (2^32, 2^31, 0) is not a shape a tensor
+  // has.
   const auto count = checked_numel(h.shape);
   if (!count)
-    throw FormatError(file, header_start, fmt::format("shape {} overflows (more than 2^63 - 1 elements)", py_tuple(h.shape)));
+    throw FormatError(
+        file, header_start,
+        fmt::format("shape {} overflows (more than 2^63 - 1 elements)", py_tuple(h.shape)));
   const auto numel = static_cast<std::uint64_t>(*count);
   std::uint64_t nbytes = 0;
   const std::uint64_t data_start = header_start + hlen;
   const std::uint64_t have = size - data_start;
   if (__builtin_mul_overflow(numel, dtype_size(dtype), &nbytes) || nbytes > have)
-    throw FormatError(file, size, fmt::format("truncated: shape {} of '{}' needs {} data bytes but the file has {}",
-                                              py_tuple(h.shape), h.descr, numel * dtype_size(dtype), have));
+    throw FormatError(
+        file, size,
+        fmt::format("truncated: shape {} of '{}' needs {} data bytes but the file has {}",
+                    py_tuple(h.shape), h.descr, numel * dtype_size(dtype), have));
   if (nbytes < have)
     throw FormatError(file, data_start + nbytes,
                       fmt::format("{} bytes after the end of the array's data", have - nbytes));

@@ -1,21 +1,21 @@
 // The updates follow PyTorch 1.13's _single_tensor_* functions operation by operation (scalars
-// computed in double as Python does, then cast to the tensor's dtype as ATen does), so f64 runs agree
-// with PyTorch to rounding. The element loops are fused kernels (tensor/fused.hpp): one vectorised,
-// threaded pass over the parameter, its gradient and the optimizer's buffers.
+// computed in double as Python does, then cast to the tensor's dtype as ATen does), so f64 runs
+// agree with PyTorch to rounding. The element loops are fused kernels (tensor/fused.hpp): one
+// vectorised, threaded pass over the parameter, its gradient and the optimizer's buffers.
 #include "tapegrad/nn/optim.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
 
-#include <fmt/format.h>
-
 #include "tapegrad/autograd/profile.hpp"
 #include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/tensor/error.hpp"
 #include "tapegrad/tensor/fused.hpp"
 #include "tapegrad/tensor/ops.hpp"
-#include "tapegrad/tensor/error.hpp"
 
 namespace tg::optim {
 namespace {
@@ -26,7 +26,8 @@ double parse_number(const std::string& key, const std::string& text) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size())
-    throw ValueError(fmt::format("Optimizer::load_state_dict: '{}' is not a number: '{}'", key, text));
+    throw ValueError(
+        fmt::format("Optimizer::load_state_dict: '{}' is not a number: '{}'", key, text));
   return v;
 }
 
@@ -34,7 +35,8 @@ std::int64_t parse_count(const std::string& key, const std::string& text) {
   char* end = nullptr;
   const long long v = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || end != text.c_str() + text.size() || v < 0)
-    throw ValueError(fmt::format("Optimizer::load_state_dict: '{}' is not a step count: '{}'", key, text));
+    throw ValueError(
+        fmt::format("Optimizer::load_state_dict: '{}' is not a step count: '{}'", key, text));
   return v;
 }
 
@@ -44,8 +46,8 @@ Tensor grad_of(const Variable& p, const char* who) {
   if (!g.defined()) return {};
   const Tensor& t = g.value();
   if (t.shape() != p.shape() || t.dtype() != p.dtype())
-    throw ShapeError(fmt::format("{}: the gradient of '{}' is {} {} but the parameter is {} {}", who,
-                                 p.name(), shape_str(t.shape()), dtype_name(t.dtype()),
+    throw ShapeError(fmt::format("{}: the gradient of '{}' is {} {} but the parameter is {} {}",
+                                 who, p.name(), shape_str(t.shape()), dtype_name(t.dtype()),
                                  shape_str(p.shape()), dtype_name(p.dtype())));
   return t;
 }
@@ -54,7 +56,8 @@ Tensor grad_of(const Variable& p, const char* who) {
 
 // --- Optimizer -----------------------------------------------------------------------------------
 
-Optimizer::Optimizer(std::vector<Variable> params, double lr) : params_(std::move(params)), lr_(lr) {
+Optimizer::Optimizer(std::vector<Variable> params, double lr)
+    : params_(std::move(params)), lr_(lr) {
   if (params_.empty()) throw ValueError("Optimizer: got an empty parameter list");
   if (!(lr >= 0)) throw ValueError(fmt::format("Optimizer: invalid learning rate {}", lr));
   std::set<std::string> names;
@@ -63,9 +66,10 @@ Optimizer::Optimizer(std::vector<Variable> params, double lr) : params_(std::mov
     const Variable& p = params_[i];
     if (!p.defined()) throw ValueError(fmt::format("Optimizer: parameter {} is undefined", i));
     if (!p.is_leaf())
-      throw ValueError(fmt::format("Optimizer: parameter {} ('{}') is not a leaf: it was produced by "
-                                   "'{}'; optimize leaves (module parameters)",
-                                   i, p.name(), p.op() ? p.op() : "?"));
+      throw ValueError(
+          fmt::format("Optimizer: parameter {} ('{}') is not a leaf: it was produced by "
+                      "'{}'; optimize leaves (module parameters)",
+                      i, p.name(), p.op() ? p.op() : "?"));
     for (std::size_t j = 0; j < i; ++j)
       if (params_[j].same(p))
         throw ValueError(fmt::format("Optimizer: parameter {} ('{}') appears twice (also at {})", i,
@@ -167,8 +171,9 @@ void Optimizer::load_state_dict(const OptimizerState& s) {
     if (i < keys_.size() && rest == "step") fresh[i].step = parse_count(key, text);
   }
   if (!problems.empty())
-    throw ValueError(fmt::format("{}::load_state_dict: {} problem{}: {}", type_name(), problems.size(),
-                                 problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
+    throw ValueError(fmt::format("{}::load_state_dict: {} problem{}: {}", type_name(),
+                                 problems.size(), problems.size() == 1 ? "" : "s",
+                                 fmt::join(problems, "; ")));
   const double lr = parse_number("lr", scalar("lr"));
   auto hyper = hyperparameters();
   std::vector<double> numbers;
@@ -244,7 +249,8 @@ Adam::Adam(std::vector<Variable> params, double lr, std::pair<double, double> be
   if (!(eps >= 0)) throw ValueError(fmt::format("Adam: invalid epsilon {}", eps));
   if (!(beta1_ >= 0 && beta1_ < 1)) throw ValueError(fmt::format("Adam: invalid beta1 {}", beta1_));
   if (!(beta2_ >= 0 && beta2_ < 1)) throw ValueError(fmt::format("Adam: invalid beta2 {}", beta2_));
-  if (!(weight_decay >= 0)) throw ValueError(fmt::format("Adam: invalid weight_decay {}", weight_decay));
+  if (!(weight_decay >= 0))
+    throw ValueError(fmt::format("Adam: invalid weight_decay {}", weight_decay));
 }
 
 AdamW::AdamW(std::vector<Variable> params, double lr, std::pair<double, double> betas, double eps,
@@ -254,8 +260,9 @@ AdamW::AdamW(std::vector<Variable> params, double lr, std::pair<double, double> 
 }
 
 Optimizer::Hyper Adam::hyperparameters() {
-  return {{{"beta1", &beta1_}, {"beta2", &beta2_}, {"eps", &eps_}, {"weight_decay", &weight_decay_}},
-          {{"amsgrad", &amsgrad_}}};
+  return {
+      {{"beta1", &beta1_}, {"beta2", &beta2_}, {"eps", &eps_}, {"weight_decay", &weight_decay_}},
+      {{"amsgrad", &amsgrad_}}};
 }
 
 void Adam::step() {
@@ -304,28 +311,35 @@ double clip_grad_norm(const std::vector<Variable>& params, double max_norm, doub
     if (g.defined()) grads.emplace_back(p, g);
   }
   if (grads.empty()) return 0;
-  if (!(norm_type > 0)) throw ValueError(fmt::format("clip_grad_norm: invalid norm_type {}", norm_type));
+  if (!(norm_type > 0))
+    throw ValueError(fmt::format("clip_grad_norm: invalid norm_type {}", norm_type));
   const bool inf = std::isinf(norm_type);
   // total = || (||g_1||_p, ..., ||g_n||_p) ||_p, accumulated in double.
   std::vector<double> norms;
   for (const auto& entry : grads) {
-    const Tensor& g = entry.second;  // not a structured binding: clang 14 cannot capture one in a lambda
+    const Tensor& g =
+        entry.second;  // not a structured binding: clang 14 cannot capture one in a lambda
     double acc = 0;
     visit_dtype(g.dtype(), [&]<class T>() {
       const T* d = g.data<T>();
       for (std::int64_t j = 0; j < g.numel(); ++j) {
         const double a = std::abs(static_cast<double>(d[j]));
-        if (inf) acc = std::max(acc, a);
-        else if (norm_type == 2) acc += a * a;
-        else acc += std::pow(a, norm_type);
+        if (inf)
+          acc = std::max(acc, a);
+        else if (norm_type == 2)
+          acc += a * a;
+        else
+          acc += std::pow(a, norm_type);
       }
     });
     norms.push_back(inf ? acc : norm_type == 2 ? std::sqrt(acc) : std::pow(acc, 1 / norm_type));
   }
   double total = 0;
   for (double n : norms) {
-    if (inf) total = std::max(total, n);
-    else total += norm_type == 2 ? n * n : std::pow(n, norm_type);
+    if (inf)
+      total = std::max(total, n);
+    else
+      total += norm_type == 2 ? n * n : std::pow(n, norm_type);
   }
   if (!inf) total = norm_type == 2 ? std::sqrt(total) : std::pow(total, 1 / norm_type);
   const double coef = max_norm / (total + 1e-6);

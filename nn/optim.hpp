@@ -1,8 +1,8 @@
 // Optimizers with PyTorch 1.13's exact update formulas (torch/optim/{sgd,adam,adamw}.py,
-// _single_tensor_*): SGD (momentum, dampening, Nesterov, weight decay), Adam (weight decay, AMSGrad)
-// and AdamW (decoupled weight decay); gradient clipping by norm and by value. docs/nn.md writes the
-// formulas out. Updates are in place on the parameters' values, never on a gradient (gradient tensors
-// may be shared), and are not recorded on the tape.
+// _single_tensor_*): SGD (momentum, dampening, Nesterov, weight decay), Adam (weight decay,
+// AMSGrad) and AdamW (decoupled weight decay); gradient clipping by norm and by value. docs/nn.md
+// writes the formulas out. Updates are in place on the parameters' values, never on a gradient
+// (gradient tensors may be shared), and are not recorded on the tape.
 //
 //   tg::optim::Adam opt(model.parameters(), 1e-3);
 //   for (...) { opt.zero_grad(); auto loss = ...; tg::backward(loss); opt.step(); }
@@ -21,9 +21,9 @@
 namespace tg::optim {
 
 // What an optimizer saves to resume exactly: per-parameter buffers ("<param key>.<buffer>", e.g.
-// "fc1.weight.exp_avg") and scalars as text ("lr", "<param key>.step", the hyperparameters, "type").
-// A parameter's key is its Variable name ("fc1.weight", set by Module) when every parameter has a
-// distinct non-empty name, and its index in the list ("0", "1", ...) otherwise.
+// "fc1.weight.exp_avg") and scalars as text ("lr", "<param key>.step", the hyperparameters,
+// "type"). A parameter's key is its Variable name ("fc1.weight", set by Module) when every
+// parameter has a distinct non-empty name, and its index in the list ("0", "1", ...) otherwise.
 struct OptimizerState {
   std::vector<std::pair<std::string, Tensor>> tensors;
   std::map<std::string, std::string> scalars;
@@ -113,8 +113,9 @@ class SGD : public Optimizer {
 //   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Variable> params, double lr = 1e-3, std::pair<double, double> betas = {0.9, 0.999},
-       double eps = 1e-8, double weight_decay = 0, bool amsgrad = false);
+  Adam(std::vector<Variable> params, double lr = 1e-3,
+       std::pair<double, double> betas = {0.9, 0.999}, double eps = 1e-8, double weight_decay = 0,
+       bool amsgrad = false);
   void step() override;
   std::string type_name() const override { return "Adam"; }
 
@@ -130,15 +131,17 @@ class Adam : public Optimizer {
 // AdamW, torch.optim.AdamW: Adam with decoupled weight decay, p = p (1 - lr * weight_decay) first.
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Variable> params, double lr = 1e-3, std::pair<double, double> betas = {0.9, 0.999},
-        double eps = 1e-8, double weight_decay = 1e-2, bool amsgrad = false);
+  AdamW(std::vector<Variable> params, double lr = 1e-3,
+        std::pair<double, double> betas = {0.9, 0.999}, double eps = 1e-8,
+        double weight_decay = 1e-2, bool amsgrad = false);
   std::string type_name() const override { return "AdamW"; }
 };
 
 // Scales all gradients together so that their joint norm is at most max_norm (torch.nn.utils.
-// clip_grad_norm_): total = ||(||g_1||, ..., ||g_n||)||_p, coef = max_norm / (total + 1e-6), applied
-// when coef < 1. Gradients are replaced by new tensors, never scaled in place. Returns the total norm
-// (before clipping). norm_type may be infinity (the largest |g|). Undefined gradients are skipped.
+// clip_grad_norm_): total = ||(||g_1||, ..., ||g_n||)||_p, coef = max_norm / (total + 1e-6),
+// applied when coef < 1. Gradients are replaced by new tensors, never scaled in place. Returns the
+// total norm (before clipping). norm_type may be infinity (the largest |g|). Undefined gradients
+// are skipped.
 double clip_grad_norm(const std::vector<Variable>& params, double max_norm, double norm_type = 2);
 // Clamps every gradient element to [-clip, clip] (torch.nn.utils.clip_grad_value_).
 void clip_grad_value(const std::vector<Variable>& params, double clip);

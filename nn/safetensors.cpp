@@ -1,17 +1,18 @@
 // safetensors reading and writing. The writer produces what the reference implementation
-// (huggingface/safetensors, safetensors/src/tensor.rs) produces: compact JSON with "__metadata__" first,
-// spaces up to a multiple of 8, tensors packed in order. The reader applies the reference's checks
-// (header length, JSON, offsets contiguous from 0 and covering the data section exactly, sizes equal
-// to numel * dtype size) and a few stricter ones (duplicate names, unknown fields), and says where.
+// (huggingface/safetensors, safetensors/src/tensor.rs) produces: compact JSON with "__metadata__"
+// first, spaces up to a multiple of 8, tensors packed in order. The reader applies the reference's
+// checks (header length, JSON, offsets contiguous from 0 and covering the data section exactly,
+// sizes equal to numel * dtype size) and a few stricter ones (duplicate names, unknown fields), and
+// says where.
 #include "tapegrad/nn/safetensors.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
@@ -31,10 +32,10 @@ struct KnownDType {
   const char* name;
   std::size_t size;
 };
-constexpr KnownDType known_dtypes[] = {
-    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2},
-    {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},    {"U32", 4},     {"F32", 4},
-    {"F64", 8},  {"I64", 8}, {"U64", 8}};
+constexpr KnownDType known_dtypes[] = {{"BOOL", 1},    {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1},
+                                       {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
+                                       {"BF16", 2},    {"I32", 4}, {"U32", 4}, {"F32", 4},
+                                       {"F64", 8},     {"I64", 8}, {"U64", 8}};
 
 const char* dtype_tag(DType d) { return d == DType::f32 ? "F32" : "F64"; }
 
@@ -50,7 +51,8 @@ std::string header_json(const std::vector<std::pair<std::string, Tensor>>& tenso
   std::uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name.empty()) throw ValueError("save_safetensors: a tensor has an empty name");
-    if (name == "__metadata__") throw ValueError("save_safetensors: '__metadata__' is a reserved name");
+    if (name == "__metadata__")
+      throw ValueError("save_safetensors: '__metadata__' is a reserved name");
     if (!names.insert(name).second)
       throw ValueError(fmt::format("save_safetensors: duplicate tensor name '{}'", name));
     if (!t.defined()) throw ValueError(fmt::format("save_safetensors: '{}' is undefined", name));
@@ -73,7 +75,8 @@ std::string header_json(const std::vector<std::pair<std::string, Tensor>>& tenso
 
 std::string length_prefix(std::uint64_t n) {
   std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
   return out;
 }
 
@@ -100,9 +103,10 @@ void save_safetensors(const std::string& path,
   file.commit();
 }
 
-// The reader, in the order it runs: the length prefix, the JSON, each entry (dtype, shape, offsets),
-// the tiling of the data section, and only then the copy into tensors. Each part throws FormatError with
-// the file, the byte offset and what is wrong; nothing is allocated from a size the file cannot hold.
+// The reader, in the order it runs: the length prefix, the JSON, each entry (dtype, shape,
+// offsets), the tiling of the data section, and only then the copy into tensors. Each part throws
+// FormatError with the file, the byte offset and what is wrong; nothing is allocated from a size
+// the file cannot hold.
 namespace {
 
 struct Entry {
@@ -117,7 +121,7 @@ struct Entry {
 struct Reader {
   const std::string& bytes;
   const std::string& file;
-  std::string_view header;      // the JSON text
+  std::string_view header;       // the JSON text
   std::uint64_t data_start = 0;  // file offset of the data section
   std::uint64_t data_size = 0;
 
@@ -138,17 +142,23 @@ struct Reader {
   }
 };
 
-// The 8-byte little-endian header length, checked against the reference's limit and the file's size.
+// The 8-byte little-endian header length, checked against the reference's limit and the file's
+// size.
 void read_length_prefix(Reader& r) {
   const std::uint64_t size = r.bytes.size();
   if (size < 8)
-    r.fail(0, fmt::format("not a safetensors file: {} bytes, too short for the 8-byte header length", size));
+    r.fail(0,
+           fmt::format("not a safetensors file: {} bytes, too short for the 8-byte header length",
+                       size));
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(r.bytes[static_cast<std::size_t>(i)]);
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | static_cast<unsigned char>(r.bytes[static_cast<std::size_t>(i)]);
   if (n > max_header_size)
-    r.fail(0, fmt::format("header length {} is larger than the 100 MB limit (not a safetensors file?)", n));
+    r.fail(0, fmt::format(
+                  "header length {} is larger than the 100 MB limit (not a safetensors file?)", n));
   if (n > size - 8)
-    r.fail(0, fmt::format("header length {} runs past the end of the file ({} bytes: truncated?)", n, size));
+    r.fail(0, fmt::format("header length {} runs past the end of the file ({} bytes: truncated?)",
+                          n, size));
   r.header = std::string_view(r.bytes.data() + 8, n);
   r.data_start = 8 + n;
   r.data_size = size - r.data_start;
@@ -156,9 +166,9 @@ void read_length_prefix(Reader& r) {
     r.fail(8, "the header is not a JSON object (does not start with '{')");
 }
 
-// Parses the header, noting duplicate top-level keys (JSON allows them; a safetensors header must not
-// have them). Every nlohmann exception becomes a FormatError: a syntax error at its byte, a number too
-// large for a double (1e400) at the number.
+// Parses the header, noting duplicate top-level keys (JSON allows them; a safetensors header must
+// not have them). Every nlohmann exception becomes a FormatError: a syntax error at its byte, a
+// number too large for a double (1e400) at the number.
 Json parse_header_json(const Reader& r) {
   std::set<std::string> seen;
   std::string duplicate;
@@ -183,9 +193,10 @@ Json parse_header_json(const Reader& r) {
       const auto pos = r.header.find(std::string_view(what).substr(open + 1, close - open - 1));
       if (pos != std::string_view::npos) at = 8 + pos;
     }
-    r.fail(at, fmt::format("a number in the header is out of range (safetensors numbers are integers below "
-                           "2^64): {}",
-                           what));
+    r.fail(at, fmt::format(
+                   "a number in the header is out of range (safetensors numbers are integers below "
+                   "2^64): {}",
+                   what));
   } catch (const Json::exception& e) {
     r.fail(8, fmt::format("the header cannot be read as JSON: {}", e.what()));
   }
@@ -194,11 +205,13 @@ Json parse_header_json(const Reader& r) {
   return json;
 }
 
-void read_metadata(const Reader& r, const Json& info, std::uint64_t at, std::map<std::string, std::string>& out) {
+void read_metadata(const Reader& r, const Json& info, std::uint64_t at,
+                   std::map<std::string, std::string>& out) {
   if (!info.is_object()) r.fail(at, "'__metadata__' is not a map of strings to strings");
   for (const auto& [k, v] : info.items()) {
     if (!v.is_string())
-      r.fail(at, fmt::format("'__metadata__' is not a map of strings to strings: '{}' is {}", k, v.dump()));
+      r.fail(at, fmt::format("'__metadata__' is not a map of strings to strings: '{}' is {}", k,
+                             v.dump()));
     out[k] = v.get<std::string>();
   }
 }
@@ -206,57 +219,72 @@ void read_metadata(const Reader& r, const Json& info, std::uint64_t at, std::map
 DType read_dtype(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
   if (!info.contains("dtype")) r.fail(at, fmt::format("tensor '{}': no dtype", name));
   const Json& dt = info["dtype"];
-  if (!dt.is_string()) r.fail(at, fmt::format("tensor '{}': dtype {} is not a string", name, dt.dump()));
+  if (!dt.is_string())
+    r.fail(at, fmt::format("tensor '{}': dtype {} is not a string", name, dt.dump()));
   const std::string tag = dt.get<std::string>();
   if (tag == "F32") return DType::f32;
   if (tag == "F64") return DType::f64;
   bool known = false;
   for (const auto& k : known_dtypes) known = known || tag == k.name;
-  r.fail(at, known ? fmt::format("tensor '{}': dtype {} is not supported (tapegrad reads F32 and F64)", name, tag)
-                   : fmt::format("tensor '{}': unknown dtype '{}'", name, tag));
+  r.fail(at,
+         known ? fmt::format("tensor '{}': dtype {} is not supported (tapegrad reads F32 and F64)",
+                             name, tag)
+               : fmt::format("tensor '{}': unknown dtype '{}'", name, tag));
 }
 
 // A list of non-negative integers whose product (the element count) fits int64.
 Shape read_shape(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
   if (!info.contains("shape")) r.fail(at, fmt::format("tensor '{}': no shape", name));
   const Json& sh = info["shape"];
-  if (!sh.is_array()) r.fail(at, fmt::format("tensor '{}': shape {} is not a list", name, sh.dump()));
+  if (!sh.is_array())
+    r.fail(at, fmt::format("tensor '{}': shape {} is not a list", name, sh.dump()));
   Shape shape;
   for (const auto& d : sh) {
     if (!d.is_number_unsigned())
-      r.fail(at, fmt::format("tensor '{}': shape {} is not a list of non-negative integers", name, sh.dump()));
+      r.fail(at, fmt::format("tensor '{}': shape {} is not a list of non-negative integers", name,
+                             sh.dump()));
     const auto v = d.get<std::uint64_t>();
     if (v > static_cast<std::uint64_t>(INT64_MAX))
       r.fail(at, fmt::format("tensor '{}': shape {} has a size above 2^63 - 1", name, sh.dump()));
     shape.push_back(static_cast<std::int64_t>(v));
   }
   if (!checked_numel(shape))
-    r.fail(at, fmt::format("tensor '{}': shape {} overflows (more than 2^63 - 1 elements)", name, sh.dump()));
+    r.fail(at, fmt::format("tensor '{}': shape {} overflows (more than 2^63 - 1 elements)", name,
+                           sh.dump()));
   return shape;
 }
 
 // [begin, end) inside the data section, holding exactly numel * dtype size bytes.
 void read_offsets(const Reader& r, Entry& e, const Json& info) {
   const std::string& name = e.name;
-  if (!info.contains("data_offsets")) r.fail(e.where, fmt::format("tensor '{}': no data_offsets", name));
+  if (!info.contains("data_offsets"))
+    r.fail(e.where, fmt::format("tensor '{}': no data_offsets", name));
   const Json& off = info["data_offsets"];
-  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-    r.fail(e.where, fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name, off.dump()));
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned())
+    r.fail(e.where,
+           fmt::format("tensor '{}': data_offsets {} is not [begin, end]", name, off.dump()));
   e.begin = off[0].get<std::uint64_t>();
   e.end = off[1].get<std::uint64_t>();
   if (e.begin > e.end)
-    r.fail(e.where, fmt::format("tensor '{}': data_offsets [{}, {}] has begin > end", name, e.begin, e.end));
+    r.fail(e.where,
+           fmt::format("tensor '{}': data_offsets [{}, {}] has begin > end", name, e.begin, e.end));
   if (e.end > r.data_size)
-    r.fail(e.where, fmt::format("tensor '{}': data_offsets [{}, {}] run past the data section ({} bytes: truncated?)",
-                                name, e.begin, e.end, r.data_size));
+    r.fail(
+        e.where,
+        fmt::format(
+            "tensor '{}': data_offsets [{}, {}] run past the data section ({} bytes: truncated?)",
+            name, e.begin, e.end, r.data_size));
   const auto numel = static_cast<std::uint64_t>(*checked_numel(e.shape));
   std::uint64_t nbytes = 0;
   const bool overflow = __builtin_mul_overflow(numel, dtype_size(e.dtype), &nbytes);
   if (overflow || nbytes != e.end - e.begin)
-    r.fail(e.where, fmt::format("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", name,
-                                shape_str(e.shape), dtype_tag(e.dtype),
-                                overflow ? std::string("more than 2^64") : std::to_string(nbytes), e.begin, e.end,
-                                e.end - e.begin));
+    r.fail(
+        e.where,
+        fmt::format("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}",
+                    name, shape_str(e.shape), dtype_tag(e.dtype),
+                    overflow ? std::string("more than 2^64") : std::to_string(nbytes), e.begin,
+                    e.end, e.end - e.begin));
 }
 
 Entry read_entry(const Reader& r, const std::string& name, const Json& info, std::uint64_t at) {
@@ -278,18 +306,21 @@ void check_tiling(const Reader& r, std::vector<Entry>& entries) {
   const Entry* prev = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < expect)
-      r.fail(r.data_start + e.begin, fmt::format("tensor '{}' [{}, {}] overlaps tensor '{}' [{}, {}]", e.name, e.begin,
-                                                 e.end, prev->name, prev->begin, prev->end));
+      r.fail(r.data_start + e.begin,
+             fmt::format("tensor '{}' [{}, {}] overlaps tensor '{}' [{}, {}]", e.name, e.begin,
+                         e.end, prev->name, prev->begin, prev->end));
     if (e.begin > expect)
       r.fail(r.data_start + expect,
-             fmt::format("the data section has a gap: bytes [{}, {}) belong to no tensor", expect, e.begin));
+             fmt::format("the data section has a gap: bytes [{}, {}) belong to no tensor", expect,
+                         e.begin));
     expect = e.end;
     prev = &e;
   }
   if (expect != r.data_size)
-    r.fail(r.data_start + expect,
-           fmt::format("the data section has {} bytes after the last tensor that belong to no tensor",
-                       r.data_size - expect));
+    r.fail(
+        r.data_start + expect,
+        fmt::format("the data section has {} bytes after the last tensor that belong to no tensor",
+                    r.data_size - expect));
 }
 
 }  // namespace
@@ -311,7 +342,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& f
   // Every size is now known to be within the file: allocate and copy.
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
-    if (t.nbytes() > 0) std::memcpy(t.raw_data(), bytes.data() + r.data_start + e.begin, t.nbytes());
+    if (t.nbytes() > 0)
+      std::memcpy(t.raw_data(), bytes.data() + r.data_start + e.begin, t.nbytes());
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;

@@ -2,7 +2,8 @@
 // `safetensors` and PyTorch:
 //
 //   [8 bytes]  N, the header length, a little-endian u64
-//   [N bytes]  a JSON object: {"<name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+//   [N bytes]  a JSON object: {"<name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0,
+//   24]},
 //              ..., "__metadata__": {"<key>": "<value>"}}, padded with spaces to a multiple of 8
 //   [rest]     the data section: each tensor's raw little-endian bytes, row-major, at
 //              [begin, end) relative to the start of the data section, packed with no gaps
@@ -20,7 +21,8 @@
 namespace tg::nn {
 
 struct SafetensorsFile {
-  std::vector<std::pair<std::string, Tensor>> tensors;  // in data order (the order they were saved in)
+  std::vector<std::pair<std::string, Tensor>>
+      tensors;  // in data order (the order they were saved in)
   std::map<std::string, std::string> metadata;
 };
 

@@ -1,5 +1,5 @@
-// Size-bucketed free lists under one mutex. The lists are LIFO, so the block freed last (still warm in
-// the cache) is the one handed out next.
+// Size-bucketed free lists under one mutex. The lists are LIFO, so the block freed last (still warm
+// in the cache) is the one handed out next.
 #include "tapegrad/tensor/allocator.hpp"
 
 #include <algorithm>
@@ -14,7 +14,7 @@ namespace tg::alloc {
 namespace {
 
 constexpr std::size_t kAlign = 64;
-constexpr std::size_t kSmall = 4096;   // up to here: every multiple of 64 is a class
+constexpr std::size_t kSmall = 4096;  // up to here: every multiple of 64 is a class
 constexpr int kClassesPerOctave = 8;  // above: 8 classes per power of two
 
 std::size_t default_limit() {

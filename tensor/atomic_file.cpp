@@ -1,6 +1,7 @@
-// Whole-file reading and atomic file writing with POSIX calls (open/read/write/fsync/rename): the C++
-// streams cannot fsync, and errno is the only way to say *why* a read or a write failed (libstdc++'s
-// ifstream opens a folder without complaint and then throws its own text on the first read).
+// Whole-file reading and atomic file writing with POSIX calls (open/read/write/fsync/rename): the
+// C++ streams cannot fsync, and errno is the only way to say *why* a read or a write failed
+// (libstdc++'s ifstream opens a folder without complaint and then throws its own text on the first
+// read).
 #include "tapegrad/tensor/atomic_file.hpp"
 
 #include <dirent.h>
@@ -9,9 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -32,12 +32,14 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Makes the rename durable. Some file systems cannot fsync a directory (EINVAL); the rename has already
-// happened there, so that is not an error worth failing a finished write for.
+// Makes the rename durable. Some file systems cannot fsync a directory (EINVAL); the rename has
+// already happened there, so that is not an error worth failing a finished write for.
 void sync_dir(const std::string& path) {
   const std::string dir = parent_dir(path);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot write " + path + ": cannot open its folder " + dir + ": " + error_text(errno));
+  if (fd < 0)
+    throw Error("cannot write " + path + ": cannot open its folder " + dir + ": " +
+                error_text(errno));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
@@ -60,10 +62,11 @@ long temp_owner(std::string_view tail) {
 }
 
 // Removes the temporary files of `path` ("<name>.tmp-<pid>-<hex>") that a writer killed before its
-// commit left behind (kill -9, a power cut, an abort). One is removed only when its process no longer
-// exists and no one holds its lock (every writer flocks its temporary file while it is open), so a
-// live writer's file is never touched, even if its pid was reused or lives in another pid namespace.
-// Best effort: any failure leaves the file where it is, harmlessly (nothing reads temporary names).
+// commit left behind (kill -9, a power cut, an abort). One is removed only when its process no
+// longer exists and no one holds its lock (every writer flocks its temporary file while it is
+// open), so a live writer's file is never touched, even if its pid was reused or lives in another
+// pid namespace. Best effort: any failure leaves the file where it is, harmlessly (nothing reads
+// temporary names).
 void remove_stale_temps(const std::string& path) {
   const std::string dir = parent_dir(path);
   const auto slash = path.find_last_of('/');
@@ -75,7 +78,8 @@ void remove_stale_temps(const std::string& path) {
     if (!name.starts_with(prefix)) continue;
     const long pid = temp_owner(name.substr(prefix.size()));
     if (pid <= 0 || pid == ::getpid()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (EPERM: alive, not ours)
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)
+      continue;  // alive (EPERM: alive, not ours)
     const int fd = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) continue;
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlinkat(::dirfd(d), e->d_name, 0);
@@ -102,7 +106,8 @@ std::string read_file(const std::string& path) {
   } else {
     if (S_ISREG(st.st_mode) && st.st_size > 0) bytes.reserve(static_cast<std::size_t>(st.st_size));
     char buf[1 << 16];
-    for (;;) {  // until end of file: the size from fstat is only a hint (pipes, /proc, growing files)
+    for (;;) {  // until end of file: the size from fstat is only a hint (pipes, /proc, growing
+                // files)
       const ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -120,8 +125,9 @@ std::string read_file(const std::string& path) {
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (path_.empty()) throw Error("cannot write an empty path");
-  // pid + a random suffix: two processes (or two writers in one process) never share a temporary name.
-  // O_EXCL makes a collision an error instead of a shared file; retry a few times with fresh suffixes.
+  // pid + a random suffix: two processes (or two writers in one process) never share a temporary
+  // name. O_EXCL makes a collision an error instead of a shared file; retry a few times with fresh
+  // suffixes.
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   int err = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
@@ -159,7 +165,8 @@ void AtomicFile::fail(int err) {
 }
 
 void AtomicFile::write(std::string_view bytes) {
-  if (fd_ < 0) throw Error("cannot write " + path_ + ": the file was already committed or discarded");
+  if (fd_ < 0)
+    throw Error("cannot write " + path_ + ": the file was already committed or discarded");
   // write() may write less than asked (signals, pipes, quotas): loop until everything is out.
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
@@ -172,7 +179,8 @@ void AtomicFile::write(std::string_view bytes) {
 }
 
 void AtomicFile::commit() {
-  if (fd_ < 0) throw Error("cannot write " + path_ + ": the file was already committed or discarded");
+  if (fd_ < 0)
+    throw Error("cannot write " + path_ + ": the file was already committed or discarded");
   // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
   if (::fsync(fd_) != 0) fail(errno);
   const int fd = fd_;

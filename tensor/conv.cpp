@@ -3,9 +3,10 @@
 //   col[r][n P + p] = x[n, c, oh sh - ph + ki dh, ow sw - pw + kj dw]   (0 outside the image)
 //     r = (c kh + ki) kw + kj  in [0, K = C kh kw),   p = oh Wo + ow  in [0, P = Ho Wo)
 //
-//   forward:          Y'(Co, N P) = W(Co, K) col(K, N P),          y[n, co, p] = Y'[co][n P + p] + b[co]
-//   backward weight:  dW(Co, K)   = dY'(Co, N P) col(K, N P)^T      (GEMM's inner dimension: no split)
-//   backward input:   dcol(K, N P) = W(Co, K)^T dY'(Co, N P),       dx = col2im(dcol), the adjoint of
+//   forward:          Y'(Co, N P) = W(Co, K) col(K, N P),          y[n, co, p] = Y'[co][n P + p] +
+//   b[co] backward weight:  dW(Co, K)   = dY'(Co, N P) col(K, N P)^T      (GEMM's inner dimension:
+//   no split) backward input:   dcol(K, N P) = W(Co, K)^T dY'(Co, N P),       dx = col2im(dcol),
+//   the adjoint of
 //                     im2col: every col entry is added back onto the pixel it was copied from.
 //
 // Large batches are done in chunks of images so that col stays below kColBudget elements; the chunk
@@ -38,10 +39,11 @@ struct Geom {
 void check_options(const ConvOptions& o, const char* op) {
   for (int a = 0; a < 2; ++a) {
     if (o.stride[a] < 1 || o.dilation[a] < 1 || o.padding[a] < 0 || o.output_padding[a] < 0)
-      throw ValueError(fmt::format("{}: stride ({}, {}) and dilation ({}, {}) must be >= 1, padding ({}, {}) "
-                                   "and output_padding ({}, {}) >= 0",
-                                   op, o.stride[0], o.stride[1], o.dilation[0], o.dilation[1], o.padding[0],
-                                   o.padding[1], o.output_padding[0], o.output_padding[1]));
+      throw ValueError(
+          fmt::format("{}: stride ({}, {}) and dilation ({}, {}) must be >= 1, padding ({}, {}) "
+                      "and output_padding ({}, {}) >= 0",
+                      op, o.stride[0], o.stride[1], o.dilation[0], o.dilation[1], o.padding[0],
+                      o.padding[1], o.output_padding[0], o.output_padding[1]));
   }
 }
 
@@ -56,16 +58,17 @@ Geom geometry(const Shape& x, const Shape& w, const ConvOptions& o, const char* 
   check_4d(x, op, "input", "(N, C, H, W)");
   check_4d(w, op, "weight", "(out_channels, in_channels, kh, kw)");
   if (x[1] != w[1])
-    throw ShapeError(fmt::format("{}: input {} has {} channels but weight {} expects {}", op, shape_str(x), x[1],
-                                 shape_str(w), w[1]));
-  Geom g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0,
-         o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+    throw ShapeError(fmt::format("{}: input {} has {} channels but weight {} expects {}", op,
+                                 shape_str(x), x[1], shape_str(w), w[1]));
+  Geom g{x[0], x[1],        x[2],        x[3],         w[0],         w[2],          w[3],         0,
+         0,    o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
   if (g.kh < 1 || g.kw < 1 || g.Co < 1)
     throw ShapeError(fmt::format("{}: weight {} is empty", op, shape_str(w)));
   const i64 eh = g.dh * (g.kh - 1) + 1, ew = g.dw * (g.kw - 1) + 1;  // the dilated kernel's extent
   if (g.H + 2 * g.ph < eh || g.W + 2 * g.pw < ew)
-    throw ShapeError(fmt::format("{}: input {} padded by ({}, {}) is smaller than the (dilated) kernel ({}, {})", op,
-                                 shape_str(x), g.ph, g.pw, eh, ew));
+    throw ShapeError(
+        fmt::format("{}: input {} padded by ({}, {}) is smaller than the (dilated) kernel ({}, {})",
+                    op, shape_str(x), g.ph, g.pw, eh, ew));
   g.Ho = (g.H + 2 * g.ph - eh) / g.sh + 1;
   g.Wo = (g.W + 2 * g.pw - ew) / g.sw + 1;
   return g;
@@ -73,8 +76,8 @@ Geom geometry(const Shape& x, const Shape& w, const ConvOptions& o, const char* 
 
 void check_dtype(const Tensor& a, const Tensor& b, const char* op) {
   if (a.dtype() != b.dtype())
-    throw DTypeError(fmt::format("{}: dtypes differ: {} and {} (convert one with .to())", op, dtype_name(a.dtype()),
-                                 dtype_name(b.dtype())));
+    throw DTypeError(fmt::format("{}: dtypes differ: {} and {} (convert one with .to())", op,
+                                 dtype_name(a.dtype()), dtype_name(b.dtype())));
 }
 
 void check_defined(const Tensor& t, const char* op, const char* what) {
@@ -85,7 +88,8 @@ void check_bias(const Tensor& b, const Tensor& x, i64 channels, const char* op) 
   if (!b.defined()) return;
   check_dtype(x, b, op);
   if (b.shape() != Shape{channels})
-    throw ShapeError(fmt::format("{}: bias {} should be ({},)", op, shape_str(b.shape()), channels));
+    throw ShapeError(
+        fmt::format("{}: bias {} should be ({},)", op, shape_str(b.shape()), channels));
 }
 
 // The range [lo, hi) of output positions o whose input o s - p + k d lies in [0, n).
@@ -116,7 +120,8 @@ void im2col(const T* x, T* col, const Geom& g, i64 n0, i64 nb) {
           for (i64 ow = 0; ow < g.Wo; ++ow) dst[ow] = T(0);
           continue;
         }
-        const T* src = plane + ih * g.W - g.pw + kj * g.dw;  // src[ow sw] is x[.., ih, ow sw - pw + kj dw]
+        const T* src =
+            plane + ih * g.W - g.pw + kj * g.dw;  // src[ow sw] is x[.., ih, ow sw - pw + kj dw]
         for (i64 ow = 0; ow < lo; ++ow) dst[ow] = T(0);
         if (g.sw == 1)
           for (i64 ow = lo; ow < hi; ++ow) dst[ow] = src[ow];
@@ -128,33 +133,34 @@ void im2col(const T* x, T* col, const Geom& g, i64 n0, i64 nb) {
   });
 }
 
-// The adjoint of im2col: dx[n0 + n] += every col entry, at the pixel it was copied from. Threads own
-// whole (image, channel) planes and add in a fixed order.
+// The adjoint of im2col: dx[n0 + n] += every col entry, at the pixel it was copied from. Threads
+// own whole (image, channel) planes and add in a fixed order.
 template <class T>
 void col2im(const T* col, T* dx, const Geom& g, i64 n0, i64 nb) {
   const i64 P = g.P(), cols = nb * P;
-  parallel_for(0, nb * g.C, std::max<i64>(1, 8192 / std::max<i64>(P * g.kh * g.kw, 1)), [&](i64 begin, i64 end) {
-    for (i64 t = begin; t < end; ++t) {
-      const i64 n = t / g.C, c = t % g.C;
-      T* plane = dx + ((n0 + n) * g.C + c) * g.H * g.W;
-      std::fill_n(plane, g.H * g.W, T(0));
-      for (i64 ki = 0; ki < g.kh; ++ki)
-        for (i64 kj = 0; kj < g.kw; ++kj) {
-          const T* src = col + ((c * g.kh + ki) * g.kw + kj) * cols + n * P;
-          i64 lo, hi;
-          valid_range(g.W, g.Wo, g.sw, g.pw, kj * g.dw, lo, hi);
-          for (i64 oh = 0; oh < g.Ho; ++oh, src += g.Wo) {
-            const i64 ih = oh * g.sh - g.ph + ki * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
-            T* row = plane + ih * g.W - g.pw + kj * g.dw;
-            if (g.sw == 1)
-              for (i64 ow = lo; ow < hi; ++ow) row[ow] += src[ow];
-            else
-              for (i64 ow = lo; ow < hi; ++ow) row[ow * g.sw] += src[ow];
-          }
-        }
-    }
-  });
+  parallel_for(0, nb * g.C, std::max<i64>(1, 8192 / std::max<i64>(P * g.kh * g.kw, 1)),
+               [&](i64 begin, i64 end) {
+                 for (i64 t = begin; t < end; ++t) {
+                   const i64 n = t / g.C, c = t % g.C;
+                   T* plane = dx + ((n0 + n) * g.C + c) * g.H * g.W;
+                   std::fill_n(plane, g.H * g.W, T(0));
+                   for (i64 ki = 0; ki < g.kh; ++ki)
+                     for (i64 kj = 0; kj < g.kw; ++kj) {
+                       const T* src = col + ((c * g.kh + ki) * g.kw + kj) * cols + n * P;
+                       i64 lo, hi;
+                       valid_range(g.W, g.Wo, g.sw, g.pw, kj * g.dw, lo, hi);
+                       for (i64 oh = 0; oh < g.Ho; ++oh, src += g.Wo) {
+                         const i64 ih = oh * g.sh - g.ph + ki * g.dh;
+                         if (ih < 0 || ih >= g.H) continue;
+                         T* row = plane + ih * g.W - g.pw + kj * g.dw;
+                         if (g.sw == 1)
+                           for (i64 ow = lo; ow < hi; ++ow) row[ow] += src[ow];
+                         else
+                           for (i64 ow = lo; ow < hi; ++ow) row[ow * g.sw] += src[ow];
+                       }
+                     }
+                 }
+               });
 }
 
 // (nb, Co, P) images [n0, n0 + nb) of y  <->  Y'(Co, nb P).
@@ -238,28 +244,29 @@ void backward_weight(const T* gy, const T* x, T* dw, const Geom& g) {
   if (g.N == 0) std::fill_n(dw, g.Co * K, T(0));
 }
 
-// The conv2d that conv_transpose2d is the adjoint of: its input has conv_transpose2d's output shape,
-// its weight is w (Ci, Co, kh, kw) read as (out_channels = Ci, in_channels = Co).
+// The conv2d that conv_transpose2d is the adjoint of: its input has conv_transpose2d's output
+// shape, its weight is w (Ci, Co, kh, kw) read as (out_channels = Ci, in_channels = Co).
 Shape transpose_output(const Shape& x, const Shape& w, const ConvOptions& o, const char* op) {
   check_options(o, op);
   check_4d(x, op, "input", "(N, C, H, W)");
   check_4d(w, op, "weight", "(in_channels, out_channels, kh, kw)");
   if (x[1] != w[0])
-    throw ShapeError(fmt::format("{}: input {} has {} channels but weight {} expects {}", op, shape_str(x), x[1],
-                                 shape_str(w), w[0]));
+    throw ShapeError(fmt::format("{}: input {} has {} channels but weight {} expects {}", op,
+                                 shape_str(x), x[1], shape_str(w), w[0]));
   for (int a = 0; a < 2; ++a)
     if (o.output_padding[a] >= o.stride[a])
-      throw ValueError(fmt::format("{}: output_padding ({}, {}) must be smaller than the stride ({}, {})", op,
-                                   o.output_padding[0], o.output_padding[1], o.stride[0], o.stride[1]));
+      throw ValueError(
+          fmt::format("{}: output_padding ({}, {}) must be smaller than the stride ({}, {})", op,
+                      o.output_padding[0], o.output_padding[1], o.stride[0], o.stride[1]));
   Shape y{x[0], w[1], 0, 0};
   for (int a = 0; a < 2; ++a) {
     y[2 + a] = (x[2 + a] - 1) * o.stride[a] - 2 * o.padding[a] + o.dilation[a] * (w[2 + a] - 1) +
                o.output_padding[a] + 1;
     if (y[2 + a] < 1 || x[2 + a] < 1)
-      throw ShapeError(fmt::format("{}: input {} with weight {}, stride ({}, {}), padding ({}, {}) gives an empty "
-                                   "output",
-                                   op, shape_str(x), shape_str(w), o.stride[0], o.stride[1], o.padding[0],
-                                   o.padding[1]));
+      throw ShapeError(fmt::format(
+          "{}: input {} with weight {}, stride ({}, {}), padding ({}, {}) gives an empty "
+          "output",
+          op, shape_str(x), shape_str(w), o.stride[0], o.stride[1], o.padding[0], o.padding[1]));
   }
   return y;
 }
@@ -271,14 +278,15 @@ ConvOptions without_output_padding(ConvOptions o) {
 
 // The geometry of a backward product of the conv2d of x_shape by w_shape, checking gy (the output
 // gradient) and `other` (the weight or the input it is multiplied with).
-Geom backward_geometry(const Tensor& gy, const Tensor& other, const Shape& x_shape, const Shape& w_shape,
-                       const ConvOptions& o, const char* op) {
+Geom backward_geometry(const Tensor& gy, const Tensor& other, const Shape& x_shape,
+                       const Shape& w_shape, const ConvOptions& o, const char* op) {
   check_defined(gy, op, "gradient");
   check_dtype(gy, other, op);
   const Geom g = geometry(x_shape, w_shape, without_output_padding(o), op);
   if (gy.shape() != Shape{g.N, g.Co, g.Ho, g.Wo})
-    throw ShapeError(fmt::format("{}: gradient {} should be {} (conv2d of {} by {})", op, shape_str(gy.shape()),
-                                 shape_str({g.N, g.Co, g.Ho, g.Wo}), shape_str(x_shape), shape_str(w_shape)));
+    throw ShapeError(fmt::format("{}: gradient {} should be {} (conv2d of {} by {})", op,
+                                 shape_str(gy.shape()), shape_str({g.N, g.Co, g.Ho, g.Wo}),
+                                 shape_str(x_shape), shape_str(w_shape)));
   return g;
 }
 
@@ -309,19 +317,23 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptio
   return y;
 }
 
-Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvOptions& o) {
+Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape,
+                             const ConvOptions& o) {
   check_defined(w, "conv2d_backward_input", "weight");
   const Geom g = backward_geometry(gy, w, x_shape, w.shape(), o, "conv2d_backward_input");
   Tensor dx = Tensor::empty(x_shape, gy.dtype());
-  visit_dtype(gy.dtype(), [&]<class T>() { backward_input<T>(gy.data<T>(), w.data<T>(), dx.data<T>(), g); });
+  visit_dtype(gy.dtype(),
+              [&]<class T>() { backward_input<T>(gy.data<T>(), w.data<T>(), dx.data<T>(), g); });
   return dx;
 }
 
-Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_shape, const ConvOptions& o) {
+Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_shape,
+                              const ConvOptions& o) {
   check_defined(x, "conv2d_backward_weight", "input");
   const Geom g = backward_geometry(gy, x, x.shape(), w_shape, o, "conv2d_backward_weight");
   Tensor dw = Tensor::empty(w_shape, gy.dtype());
-  visit_dtype(gy.dtype(), [&]<class T>() { backward_weight<T>(gy.data<T>(), x.data<T>(), dw.data<T>(), g); });
+  visit_dtype(gy.dtype(),
+              [&]<class T>() { backward_weight<T>(gy.data<T>(), x.data<T>(), dw.data<T>(), g); });
   return dw;
 }
 

@@ -15,9 +15,13 @@ inline constexpr std::size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 
 // visit_dtype(d, [&]<class T>() { ... }) calls the lambda with T = float or double.
 template <class F>

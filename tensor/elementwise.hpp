@@ -1,7 +1,7 @@
-// The element-wise ops, listed once. Every list of them is generated from these tables: the kernels'
-// Unary and Binary enums (kernels.hpp), the scalar reference (kernels_ref.hpp), the SIMD code
-// (kernels_impl.hpp), the dispatcher (kernels.cpp, kernels_dispatch.hpp), the tensor functions and
-// their error names (ops.hpp, ops.cpp) and the kernel tests (tests/tensor/test_kernels.cpp).
+// The element-wise ops, listed once. Every list of them is generated from these tables: the
+// kernels' Unary and Binary enums (kernels.hpp), the scalar reference (kernels_ref.hpp), the SIMD
+// code (kernels_impl.hpp), the dispatcher (kernels.cpp, kernels_dispatch.hpp), the tensor functions
+// and their error names (ops.hpp, ops.cpp) and the kernel tests (tests/tensor/test_kernels.cpp).
 // Adding an element-wise op is one row here (plus a helper in kernels_ref.hpp / kernels_impl.hpp if
 // its formula needs more than an expression), then its autograd op, its test rows and its docs row:
 // the checklist is in docs/autograd.md.
@@ -15,9 +15,10 @@
 //   lo, hi     the range test_kernels.cpp draws inputs from, ulps the distance it allows from the
 //              reference (0: bitwise)
 // TG_BINARY_OPS(X) calls X(name, reference of a and b, simd of a and b, units).
-// Notes on single rows: ne is not a != b in SIMD, because xsimd's AVX != is the ordered compare (false
-// for NaN); eq ... ge are masks, 1 where true and 0 where false; mul_or_zero and div_or_zero give +0
-// where a is 0 whatever b is (0 * inf, 0 / 0 -> 0), so a zero gradient stays zero in a backward.
+// Notes on single rows: ne is not a != b in SIMD, because xsimd's AVX != is the ordered compare
+// (false for NaN); eq ... ge are masks, 1 where true and 0 where false; mul_or_zero and div_or_zero
+// give +0 where a is 0 whatever b is (0 * inf, 0 / 0 -> 0), so a zero gradient stays zero in a
+// backward.
 #pragma once
 
 // clang-format off

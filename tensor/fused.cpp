@@ -26,15 +26,18 @@ void scalar_adam(const AdamStep<T>& s, T* w, const T* g, T* m, T* v, T* vmax, st
     } else if (s.has_weight_decay) {
       d = d + s.weight_decay * w[j];  // grad = grad.add(param, alpha=weight_decay)
     }
-    m[j] = m[j] * s.beta1 + s.one_minus_beta1 * d;      // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-    v[j] = v[j] * s.beta2 + s.one_minus_beta2 * d * d;  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+    m[j] =
+        m[j] * s.beta1 + s.one_minus_beta1 * d;  // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+    v[j] = v[j] * s.beta2 +
+           s.one_minus_beta2 * d * d;  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
     T second = v[j];
     if (s.amsgrad) {
       vmax[j] = std::max(vmax[j], v[j]);  // torch.maximum(max_exp_avg_sq, exp_avg_sq)
       second = vmax[j];
     }
-    const T denom = std::sqrt(second) / s.bias_correction2_sqrt + s.eps;  // (v.sqrt() / bc2_sqrt).add_(eps)
-    w[j] = w[j] + s.neg_step_size * (m[j] / denom);                      // param.addcdiv_(exp_avg, denom, -step_size)
+    const T denom =
+        std::sqrt(second) / s.bias_correction2_sqrt + s.eps;  // (v.sqrt() / bc2_sqrt).add_(eps)
+    w[j] = w[j] + s.neg_step_size * (m[j] / denom);  // param.addcdiv_(exp_avg, denom, -step_size)
   }
 }
 
@@ -42,12 +45,14 @@ template <class T>
 void scalar_sgd(const SgdStep<T>& s, T* w, const T* g, T* buf, std::int64_t n) {
   for (std::int64_t j = 0; j < n; ++j) {
     T d = g[j];
-    if (s.has_weight_decay) d = d + s.weight_decay * w[j];  // d_p = d_p.add(param, alpha=weight_decay)
+    if (s.has_weight_decay)
+      d = d + s.weight_decay * w[j];  // d_p = d_p.add(param, alpha=weight_decay)
     if (s.has_momentum) {
       if (s.first) {
         buf[j] = d;  // buf = clone(d_p)
       } else {
-        buf[j] = buf[j] * s.momentum + s.one_minus_dampening * d;  // buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+        buf[j] = buf[j] * s.momentum +
+                 s.one_minus_dampening * d;  // buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
       }
       d = s.nesterov ? d + s.momentum * buf[j] : buf[j];
     }
@@ -66,7 +71,8 @@ void scalar_bernoulli_log_prob(const T* l, const T* x, T* lp, std::int64_t n) {
 }
 
 template <class T>
-void scalar_bernoulli_log_prob_backward(const T* dlp, const T* l, const T* x, T* dl, std::int64_t n) {
+void scalar_bernoulli_log_prob_backward(const T* dlp, const T* l, const T* x, T* dl,
+                                        std::int64_t n) {
   for (std::int64_t j = 0; j < n; ++j)
     dl[j] = dlp[j] == 0 ? T(0) : dlp[j] * (x[j] - ref::unary(Unary::sigmoid, l[j]));
 }
@@ -82,13 +88,22 @@ template <class T>
 const FusedKernels<T>& current() {
   const FusedTable* t = &scalar_fused;
   switch (active_unit()) {
-    case Unit::avx512: t = &avx512_fused; break;
-    case Unit::avx2: t = &avx2_fused; break;
-    case Unit::sse42: t = &sse42_fused; break;
-    case Unit::scalar: break;
+    case Unit::avx512:
+      t = &avx512_fused;
+      break;
+    case Unit::avx2:
+      t = &avx2_fused;
+      break;
+    case Unit::sse42:
+      t = &sse42_fused;
+      break;
+    case Unit::scalar:
+      break;
   }
-  if constexpr (sizeof(T) == 4) return t->f32;
-  else return t->f64;
+  if constexpr (sizeof(T) == 4)
+    return t->f32;
+  else
+    return t->f64;
 }
 
 // fn(offset, count) over [0, n) in contiguous chunks on the pool.
@@ -120,13 +135,15 @@ void sgd_step(const SgdStep<T>& s, T* w, const T* g, T* buf, std::int64_t n) {
 template <class T>
 void relu_backward(const T* dy, const T* y, T* dx, std::int64_t n) {
   const auto& k = detail::current<T>();
-  detail::chunked(n, [&](std::int64_t o, std::int64_t c) { k.relu_backward(dy + o, y + o, dx + o, c); });
+  detail::chunked(
+      n, [&](std::int64_t o, std::int64_t c) { k.relu_backward(dy + o, y + o, dx + o, c); });
 }
 
 template <class T>
 void bernoulli_log_prob(const T* l, const T* x, T* lp, std::int64_t n) {
   const auto& k = detail::current<T>();
-  detail::chunked(n, [&](std::int64_t o, std::int64_t c) { k.bernoulli_log_prob(l + o, x + o, lp + o, c); });
+  detail::chunked(
+      n, [&](std::int64_t o, std::int64_t c) { k.bernoulli_log_prob(l + o, x + o, lp + o, c); });
 }
 
 template <class T>
@@ -137,11 +154,11 @@ void bernoulli_log_prob_backward(const T* dlp, const T* l, const T* x, T* dl, st
   });
 }
 
-#define TG_INSTANTIATE(T)                                                                           \
-  template void adam_step<T>(const AdamStep<T>&, T*, const T*, T*, T*, T*, std::int64_t);          \
-  template void sgd_step<T>(const SgdStep<T>&, T*, const T*, T*, std::int64_t);                    \
-  template void relu_backward<T>(const T*, const T*, T*, std::int64_t);                            \
-  template void bernoulli_log_prob<T>(const T*, const T*, T*, std::int64_t);                       \
+#define TG_INSTANTIATE(T)                                                                 \
+  template void adam_step<T>(const AdamStep<T>&, T*, const T*, T*, T*, T*, std::int64_t); \
+  template void sgd_step<T>(const SgdStep<T>&, T*, const T*, T*, std::int64_t);           \
+  template void relu_backward<T>(const T*, const T*, T*, std::int64_t);                   \
+  template void bernoulli_log_prob<T>(const T*, const T*, T*, std::int64_t);              \
   template void bernoulli_log_prob_backward<T>(const T*, const T*, const T*, T*, std::int64_t);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)

@@ -1,10 +1,10 @@
 // Fused kernels: loops that read several arrays and write one or more in a single pass, where the
 // op-by-op version would make a temporary per step (the optimizers' updates, relu's backward, the
 // Bernoulli log-likelihood and its gradient). Vectorised with xsimd for every SIMD unit the
-// element-wise kernels have (kernels.hpp), dispatched at run time to the same unit, and split over the
-// thread pool in contiguous chunks. Every lane does the same operations, in the same order, as the
-// scalar loop of fused.cpp (no FMA contraction), so the result is bitwise the same on every unit and
-// for every thread count; the tests check that against the scalar loop.
+// element-wise kernels have (kernels.hpp), dispatched at run time to the same unit, and split over
+// the thread pool in contiguous chunks. Every lane does the same operations, in the same order, as
+// the scalar loop of fused.cpp (no FMA contraction), so the result is bitwise the same on every
+// unit and for every thread count; the tests check that against the scalar loop.
 #pragma once
 #include <cstdint>
 
@@ -27,8 +27,8 @@ template <class T>
 void adam_step(const AdamStep<T>& s, T* w, const T* g, T* m, T* v, T* vmax, std::int64_t n);
 
 // SGD (PyTorch 1.13's _single_tensor_sgd):
-//   d = g (+ weight_decay * w);  with momentum: buf = first ? d : momentum * buf + (1 - dampening) * d,
-//   d = nesterov ? d + momentum * buf : buf;  w += neg_lr * d
+//   d = g (+ weight_decay * w);  with momentum: buf = first ? d : momentum * buf + (1 - dampening)
+//   * d, d = nesterov ? d + momentum * buf : buf;  w += neg_lr * d
 template <class T>
 struct SgdStep {
   T weight_decay, momentum, one_minus_dampening, neg_lr;

@@ -1,6 +1,6 @@
-// The fused kernels compiled for AVX2 with FMA; this file gets that unit's compiler flags (tensor/CMakeLists.txt)
-// and is only called when the CPU has the unit (fused.cpp checks, through the element-wise kernels'
-// dispatcher).
+// The fused kernels compiled for AVX2 with FMA; this file gets that unit's compiler flags
+// (tensor/CMakeLists.txt) and is only called when the CPU has the unit (fused.cpp checks, through
+// the element-wise kernels' dispatcher).
 #include "tapegrad/tensor/fused_impl.hpp"
 
 namespace tg::kernels::detail {

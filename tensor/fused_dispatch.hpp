@@ -1,5 +1,6 @@
-// Private to the fused kernels: one SIMD unit's table of them, and the tables each unit's translation
-// unit defines (fused_<unit>.cpp). fused.cpp picks the table of the unit the element-wise kernels use.
+// Private to the fused kernels: one SIMD unit's table of them, and the tables each unit's
+// translation unit defines (fused_<unit>.cpp). fused.cpp picks the table of the unit the
+// element-wise kernels use.
 #pragma once
 #include <cstdint>
 

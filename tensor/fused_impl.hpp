@@ -1,8 +1,8 @@
-// The fused kernels of fused.hpp, written once as templates on the xsimd architecture and instantiated
-// by fused_avx512.cpp, fused_avx2.cpp and fused_sse42.cpp, each compiled with its unit's flags. The
-// same ODR rules as kernels_impl.hpp hold (everything in an anonymous namespace, no std:: inline
-// function at run time), and the element-wise kernels' Simd helpers (exp, softplus, sigmoid) are
-// reused, so a fused loop computes what the op-by-op kernels would.
+// The fused kernels of fused.hpp, written once as templates on the xsimd architecture and
+// instantiated by fused_avx512.cpp, fused_avx2.cpp and fused_sse42.cpp, each compiled with its
+// unit's flags. The same ODR rules as kernels_impl.hpp hold (everything in an anonymous namespace,
+// no std:: inline function at run time), and the element-wise kernels' Simd helpers (exp, softplus,
+// sigmoid) are reused, so a fused loop computes what the op-by-op kernels would.
 //
 // Products go through opaque() where the scalar loop rounds them on their own: GCC would otherwise
 // contract `a * b + c` into an FMA on units that have one, and the update would differ from the
@@ -47,12 +47,15 @@ struct Fused {
     const B wd(s.weight_decay), decay(s.decay);
     auto body = [&](const B* a, B* r) {
       B pw = a[0], d = a[1];
-      if constexpr (decoupled) pw = opaque(pw * decay);
-      else if constexpr (weight_decay) d = d + opaque(wd * pw);
+      if constexpr (decoupled)
+        pw = opaque(pw * decay);
+      else if constexpr (weight_decay)
+        d = d + opaque(wd * pw);
       const B pm = opaque(a[2] * b1) + opaque(one_b1 * d);
       const B pv = opaque(a[3] * b2) + opaque(opaque(one_b2 * d) * d);
       B second = pv;
-      if constexpr (amsgrad) second = r[3] = xsimd::select(a[4] < pv, pv, a[4]);  // std::max(vmax, v)
+      if constexpr (amsgrad)
+        second = r[3] = xsimd::select(a[4] < pv, pv, a[4]);  // std::max(vmax, v)
       const B denom = xsimd::sqrt(second) / bc2 + eps;
       r[0] = pw + opaque(neg_step * (pm / denom));
       r[1] = pm;
@@ -65,14 +68,18 @@ struct Fused {
     }
   }
 
-  static void adam_any(const AdamStep<T>& s, T* w, const T* g, T* m, T* v, T* vmax, std::int64_t n) {
+  static void adam_any(const AdamStep<T>& s, T* w, const T* g, T* m, T* v, T* vmax,
+                       std::int64_t n) {
     const bool wd = s.has_weight_decay;
     if (s.decoupled) {
-      s.amsgrad ? adam<true, false, true>(s, w, g, m, v, vmax, n) : adam<true, false, false>(s, w, g, m, v, vmax, n);
+      s.amsgrad ? adam<true, false, true>(s, w, g, m, v, vmax, n)
+                : adam<true, false, false>(s, w, g, m, v, vmax, n);
     } else if (wd) {
-      s.amsgrad ? adam<false, true, true>(s, w, g, m, v, vmax, n) : adam<false, true, false>(s, w, g, m, v, vmax, n);
+      s.amsgrad ? adam<false, true, true>(s, w, g, m, v, vmax, n)
+                : adam<false, true, false>(s, w, g, m, v, vmax, n);
     } else {
-      s.amsgrad ? adam<false, false, true>(s, w, g, m, v, vmax, n) : adam<false, false, false>(s, w, g, m, v, vmax, n);
+      s.amsgrad ? adam<false, false, true>(s, w, g, m, v, vmax, n)
+                : adam<false, false, false>(s, w, g, m, v, vmax, n);
     }
   }
 
@@ -84,15 +91,19 @@ struct Fused {
       if constexpr (weight_decay) d = d + opaque(wd * a[0]);
       if constexpr (momentum) {
         B b;
-        if constexpr (first) b = d;
-        else b = opaque(a[2] * mom) + opaque(damp * d);
+        if constexpr (first)
+          b = d;
+        else
+          b = opaque(a[2] * mom) + opaque(damp * d);
         d = nesterov ? d + opaque(mom * b) : b;
         r[1] = b;
       }
       r[0] = a[0] + opaque(neg_lr * d);
     };
-    if constexpr (momentum) loop<3, 2>(n, {w, g, buf}, {w, buf}, body);
-    else loop<2, 1>(n, {w, g}, {w}, body);
+    if constexpr (momentum)
+      loop<3, 2>(n, {w, g, buf}, {w, buf}, body);
+    else
+      loop<2, 1>(n, {w, g}, {w}, body);
   }
 
   template <bool weight_decay>
@@ -110,7 +121,8 @@ struct Fused {
 
   static void relu_backward(const T* dy, const T* y, T* dx, std::int64_t n) {
     const B zero(T(0));
-    loop<2, 1>(n, {dy, y}, {dx}, [&](const B* a, B* r) { r[0] = xsimd::select(a[1] > zero, a[0], zero); });
+    loop<2, 1>(n, {dy, y}, {dx},
+               [&](const B* a, B* r) { r[0] = xsimd::select(a[1] > zero, a[0], zero); });
   }
 
   // lp = x l - softplus(l): the products and the softplus of the op-by-op kernels, one pass.
@@ -120,7 +132,8 @@ struct Fused {
     });
   }
   // dl = dlp (x - sigmoid(l)); where dlp is 0 the result is 0 whatever x and l are.
-  static void bernoulli_log_prob_backward(const T* dlp, const T* l, const T* x, T* dl, std::int64_t n) {
+  static void bernoulli_log_prob_backward(const T* dlp, const T* l, const T* x, T* dl,
+                                          std::int64_t n) {
     const B zero(T(0));
     loop<3, 1>(n, {dlp, l, x}, {dl}, [&](const B* a, B* r) {
       const B d = a[0] * (a[2] - S::template unary<Unary::sigmoid>(a[1]));

@@ -20,8 +20,9 @@ namespace {
 
 using i64 = std::int64_t;
 
-// The SIMD units, their names and the CPU test are the element-wise kernels' (kernels_dispatch.hpp);
-// the GEMM keeps its own choice of unit, so a test can switch one without the other.
+// The SIMD units, their names and the CPU test are the element-wise kernels'
+// (kernels_dispatch.hpp); the GEMM keeps its own choice of unit, so a test can switch one without
+// the other.
 namespace kd = kernels::detail;
 
 int cpu_level() { return static_cast<int>(kd::supported_units().front()); }
@@ -46,7 +47,8 @@ int level() {
   return l;
 }
 
-// The GEMM unit for a level, indexed by kd::Unit: scalar (nullptr: gemm_scalar), sse4.2, avx2, avx512.
+// The GEMM unit for a level, indexed by kd::Unit: scalar (nullptr: gemm_scalar), sse4.2, avx2,
+// avx512.
 template <class T>
 const Unit<T>* unit_at(int l);
 template <>
@@ -126,8 +128,8 @@ void gemm_blocked(const Unit<T>& u, bool trans_a, bool trans_b, i64 M, i64 N, i6
   // element's arithmetic depends on which piece or thread computes it.
   const i64 col_units = (N + u.w - 1) / u.w, row_groups = (M + u.mr - 1) / u.mr;
   const double macs = double(M) * double(N) * double(K);
-  const i64 nt = std::max<i64>(
-      1, std::min<i64>(num_threads(), static_cast<i64>(macs / kMinMacsPerThread)));
+  const i64 nt =
+      std::max<i64>(1, std::min<i64>(num_threads(), static_cast<i64>(macs / kMinMacsPerThread)));
   const bool by_cols = col_units >= 2 * nt || col_units >= row_groups;
   const i64 units = by_cols ? col_units : row_groups;
 

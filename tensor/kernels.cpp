@@ -1,7 +1,8 @@
 // Entry points of the element-wise and reduction kernels (kernels.hpp) and the run-time dispatcher.
-// Compiled for baseline x86-64: it checks the CPU once, at first use, and then calls through the table
-// of the best unit it has (kernels_avx512.cpp, kernels_avx2.cpp, kernels_sse42.cpp). TG_SIMD=avx512,
-// avx2, sse4.2 or scalar forces a lower unit; tests switch units with detail::select_unit().
+// Compiled for baseline x86-64: it checks the CPU once, at first use, and then calls through the
+// table of the best unit it has (kernels_avx512.cpp, kernels_avx2.cpp, kernels_sse42.cpp).
+// TG_SIMD=avx512, avx2, sse4.2 or scalar forces a lower unit; tests switch units with
+// detail::select_unit().
 #include "tapegrad/tensor/kernels.hpp"
 
 #include <atomic>
@@ -17,9 +18,9 @@ namespace tg::kernels {
 namespace detail {
 namespace {
 
-// The scalar unit: the reference formulas, for CPUs (or TG_SIMD settings) without any SIMD unit, and
-// for the ops that are not vectorised. The op is a template argument, so the reference's switch folds
-// away (about 5x faster than switching per element).
+// The scalar unit: the reference formulas, for CPUs (or TG_SIMD settings) without any SIMD unit,
+// and for the ops that are not vectorised. The op is a template argument, so the reference's switch
+// folds away (about 5x faster than switching per element).
 template <Unary op, class T>
 void scalar_unary_loop(const T* x, T* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = ref::unary(op, x[i]);
@@ -32,23 +33,27 @@ template <class T>
 void scalar_unary(Unary op, const T* x, T* y, std::int64_t n) {
   switch (op) {
 #define TG_CASE(name, ...) \
-  case Unary::name: return scalar_unary_loop<Unary::name>(x, y, n);
+  case Unary::name:        \
+    return scalar_unary_loop<Unary::name>(x, y, n);
     TG_UNARY_OPS(TG_CASE)
 #undef TG_CASE
   }
 }
 template <class T>
-void scalar_binary(Binary op, const T* a, int a_step, const T* b, int b_step, T* y, std::int64_t n) {
+void scalar_binary(Binary op, const T* a, int a_step, const T* b, int b_step, T* y,
+                   std::int64_t n) {
   switch (op) {
 #define TG_CASE(name, ...) \
-  case Binary::name: return scalar_binary_loop<Binary::name>(a, a_step, b, b_step, y, n);
+  case Binary::name:       \
+    return scalar_binary_loop<Binary::name>(a, a_step, b, b_step, y, n);
     TG_BINARY_OPS(TG_CASE)
 #undef TG_CASE
   }
 }
 template <class T>
 constexpr UnitKernels<T> scalar_kernels() {
-  return {&scalar_unary<T>, &scalar_binary<T>, &ref::axpy<T>, &ref::sum<T>, &ref::max<T>, &ref::min<T>};
+  return {&scalar_unary<T>, &scalar_binary<T>, &ref::axpy<T>,
+          &ref::sum<T>,     &ref::max<T>,      &ref::min<T>};
 }
 constexpr UnitTable scalar_table = {scalar_kernels<float>(), scalar_kernels<double>()};
 
@@ -61,9 +66,12 @@ bool cpu_has(Unit u) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case Unit::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case Unit::sse42: return __builtin_cpu_supports("sse4.2");
-    case Unit::scalar: return true;
+    case Unit::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Unit::sse42:
+      return __builtin_cpu_supports("sse4.2");
+    case Unit::scalar:
+      return true;
   }
   return false;
 #else
@@ -73,10 +81,14 @@ bool cpu_has(Unit u) {
 
 const UnitTable& table_of(Unit u) {
   switch (u) {
-    case Unit::avx512: return avx512_table;
-    case Unit::avx2: return avx2_table;
-    case Unit::sse42: return sse42_table;
-    case Unit::scalar: return scalar_table;
+    case Unit::avx512:
+      return avx512_table;
+    case Unit::avx2:
+      return avx2_table;
+    case Unit::sse42:
+      return sse42_table;
+    case Unit::scalar:
+      return scalar_table;
   }
   return scalar_table;
 }
@@ -101,7 +113,8 @@ Unit default_unit() {
     }
     return *u;
   }
-  std::fprintf(stderr, "tapegrad: TG_SIMD=%s is not one of avx512, avx2, sse4.2, scalar; using %s\n", env,
+  std::fprintf(stderr,
+               "tapegrad: TG_SIMD=%s is not one of avx512, avx2, sse4.2, scalar; using %s\n", env,
                std::string(unit_name(best)).c_str());
   return best;
 }
@@ -112,18 +125,24 @@ std::atomic<int> selected{-1};
 template <class T>
 const UnitKernels<T>& current() {
   const UnitTable& t = table_of(active_unit());
-  if constexpr (sizeof(T) == 4) return t.f32;
-  else return t.f64;
+  if constexpr (sizeof(T) == 4)
+    return t.f32;
+  else
+    return t.f64;
 }
 
 }  // namespace
 
 std::string_view unit_name(Unit u) {
   switch (u) {
-    case Unit::avx512: return "avx512";
-    case Unit::avx2: return "avx2";
-    case Unit::sse42: return "sse4.2";
-    case Unit::scalar: return "scalar";
+    case Unit::avx512:
+      return "avx512";
+    case Unit::avx2:
+      return "avx2";
+    case Unit::sse42:
+      return "sse4.2";
+    case Unit::scalar:
+      return "scalar";
   }
   return "scalar";
 }
@@ -151,8 +170,7 @@ Unit active_unit() {
 }
 
 void select_unit(Unit u) {
-  if (!cpu_has(u))
-    throw Error("select_unit: this CPU cannot run " + std::string(unit_name(u)));
+  if (!cpu_has(u)) throw Error("select_unit: this CPU cannot run " + std::string(unit_name(u)));
   selected.store(static_cast<int>(u), std::memory_order_relaxed);
 }
 
@@ -178,9 +196,9 @@ void axpy(T a, const T* x, T* y, std::int64_t n) {
   detail::current<T>().axpy(a, x, y, n);
 }
 
-// The order of additions is fixed by n alone: sum_lanes lanes in blocks of sum_block, a tree over the
-// lanes, pairwise over blocks. ref::sum (kernels_ref.hpp) defines it, every unit reproduces it bit for
-// bit, and docs/kernels.md explains it.
+// The order of additions is fixed by n alone: sum_lanes lanes in blocks of sum_block, a tree over
+// the lanes, pairwise over blocks. ref::sum (kernels_ref.hpp) defines it, every unit reproduces it
+// bit for bit, and docs/kernels.md explains it.
 template <class T>
 T sum(const T* x, std::int64_t n) {
   if (n <= 0) return T(0);

@@ -1,5 +1,5 @@
-// The kernels compiled for AVX2 with FMA; this file gets that unit's compiler flags (tensor/CMakeLists.txt)
-// and is only called when the CPU has the unit (kernels.cpp checks).
+// The kernels compiled for AVX2 with FMA; this file gets that unit's compiler flags
+// (tensor/CMakeLists.txt) and is only called when the CPU has the unit (kernels.cpp checks).
 #include "tapegrad/tensor/kernels_impl.hpp"
 
 namespace tg::kernels::detail {

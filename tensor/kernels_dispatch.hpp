@@ -1,6 +1,6 @@
-// Private to the kernels: the SIMD units, how the dispatcher chooses one, the per-unit kernel tables,
-// which ops are vectorised, and the constants that fix the order of additions in sum. Tests use
-// select_unit() to run every unit in one process.
+// Private to the kernels: the SIMD units, how the dispatcher chooses one, the per-unit kernel
+// tables, which ops are vectorised, and the constants that fix the order of additions in sum. Tests
+// use select_unit() to run every unit in one process.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -29,11 +29,11 @@ Unit active_unit();
 // Makes every later kernel call use u (process-wide). Throws tg::Error if the CPU lacks u.
 void select_unit(Unit u);
 
-// Ops that have a SIMD version. The others run the scalar reference (kernels_ref.hpp) on every unit,
-// because xsimd's version is not accurate enough (measured against long double libm, see
+// Ops that have a SIMD version. The others run the scalar reference (kernels_ref.hpp) on every
+// unit, because xsimd's version is not accurate enough (measured against long double libm, see
 // docs/kernels.md): lgamma (wrong by up to 1e13 ulp near its zeros), erf in f64 (68 ulp), pow
-// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma and erfinv have no xsimd version.
-// The `units` column of elementwise.hpp.
+// (exp(b log a) loses log2|b log a| bits and gets pow(0, b < 0) wrong); digamma and erfinv have no
+// xsimd version. The `units` column of elementwise.hpp.
 template <class T>
 constexpr bool vectorised_on(bool all, bool f32) {
   return all || (f32 && sizeof(T) == 4);
@@ -42,7 +42,8 @@ constexpr bool vectorised_on(bool all, bool f32) {
 #define TG_UNITS_f32 false, true
 #define TG_UNITS_none false, false
 #define TG_VECTORISED(name, ref, simd, units, ...) \
-  case Op::name: return vectorised_on<T>(TG_UNITS_##units);
+  case Op::name:                                   \
+    return vectorised_on<T>(TG_UNITS_##units);
 template <class T>
 constexpr bool vectorised(Unary op) {
   using Op = Unary;
@@ -72,8 +73,8 @@ struct UnitTable {
   UnitKernels<double> f64;
 };
 
-// Defined in kernels_<unit>.cpp (constant-initialised, so they can be read before main). Call through
-// them only when unit_supported() says so.
+// Defined in kernels_<unit>.cpp (constant-initialised, so they can be read before main). Call
+// through them only when unit_supported() says so.
 extern const UnitTable avx512_table;
 extern const UnitTable avx2_table;
 extern const UnitTable sse42_table;

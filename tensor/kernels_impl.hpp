@@ -1,22 +1,22 @@
 // The SIMD kernels, written once as templates on the xsimd architecture and instantiated by one
-// translation unit per unit (kernels_avx512.cpp, kernels_avx2.cpp, kernels_sse42.cpp), each compiled
-// with that unit's flags. kernels.cpp picks one at run time.
+// translation unit per unit (kernels_avx512.cpp, kernels_avx2.cpp, kernels_sse42.cpp), each
+// compiled with that unit's flags. kernels.cpp picks one at run time.
 //
 // ODR hazard: an inline function or template instantiated in an arch TU is compiled with that TU's
-// flags, and the linker keeps one copy of it for the whole program, possibly for code that runs on a CPU
-// without the unit. So everything here lives in an anonymous namespace (one private copy per TU), every
-// xsimd call is on batch<T, Arch>, and no std:: inline function is called at run time (std::memcpy is a
-// builtin; constants are constant-evaluated). Do not include or call kernels_ref.hpp from here. The tail
-// of each loop goes through the same batch code on a zero-padded copy, so no scalar math (and no libm
-// call) is needed in an arch TU. With optimisation on, everything inlines and the arch objects define
-// no weak symbol at all (check: nm -C kernels_avx2.cpp.o | grep ' W '). At -O0, xsimd's own helpers
+// flags, and the linker keeps one copy of it for the whole program, possibly for code that runs on
+// a CPU without the unit. So everything here lives in an anonymous namespace (one private copy per
+// TU), every xsimd call is on batch<T, Arch>, and no std:: inline function is called at run time
+// (std::memcpy is a builtin; constants are constant-evaluated). Do not include or call
+// kernels_ref.hpp from here. The tail of each loop goes through the same batch code on a
+// zero-padded copy, so no scalar math (and no libm call) is needed in an arch TU. With optimisation
+// on, everything inlines and the arch objects define no weak symbol at all (check: nm -C
+// kernels_avx2.cpp.o | grep ' W '). At -O0, xsimd's own helpers
 // (xsimd::constants::infinity<float>(), ...) are emitted out of line with the unit's flags: a Debug
 // build is only safe on a CPU that has every unit (docs/kernels.md).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <limits>
-
 #include <xsimd/xsimd.hpp>
 
 #include "tapegrad/tensor/kernels_dispatch.hpp"
@@ -24,8 +24,8 @@
 namespace tg::kernels::detail {
 namespace {
 
-// Hides a value from the optimiser. GCC contracts a * x + y into an FMA on units that have one (even
-// across statements, even for intrinsics), which would make axpy's result depend on the unit.
+// Hides a value from the optimiser. GCC contracts a * x + y into an FMA on units that have one
+// (even across statements, even for intrinsics), which would make axpy's result depend on the unit.
 template <class B>
 inline B opaque(B v) {
 #if defined(__GNUC__)
@@ -46,11 +46,12 @@ struct Simd {
 
   static B from_mask(typename B::batch_bool_type m) { return xsimd::select(m, B(T(1)), B(T(0))); }
 
-  // e^x over the whole range. xsimd's exp is accurate (< 1 ulp) where e^x is a normal number, but it
-  // returns 0 for every subnormal result and overflows a little early (f32 at 88.38 instead of 88.72,
-  // f64 near 709.4). Outside a safe middle range, use e^x = e^(x + s) * e^-s with s = +-shift: x + s is
-  // exact there (x and x + s share a binade, or x + s's is finer), and the product is the only extra
-  // rounding (< 1 ulp more; in the subnormal range it rounds to the nearest subnormal).
+  // e^x over the whole range. xsimd's exp is accurate (< 1 ulp) where e^x is a normal number, but
+  // it returns 0 for every subnormal result and overflows a little early (f32 at 88.38 instead
+  // of 88.72, f64 near 709.4). Outside a safe middle range, use e^x = e^(x + s) * e^-s with s =
+  // +-shift: x + s is exact there (x and x + s share a binade, or x + s's is finer), and the
+  // product is the only extra rounding (< 1 ulp more; in the subnormal range it rounds to the
+  // nearest subnormal).
   static B exp(B x) {
     constexpr T shift = sizeof(T) == 4 ? T(32) : T(64);
     constexpr T low = sizeof(T) == 4 ? T(-87) : T(-708);
@@ -65,8 +66,8 @@ struct Simd {
     return xsimd::exp(x + s) * scale;
   }
 
-  // e^x - 1: xsimd's expm1 (< 2 ulp), except where e^x - 1 rounds to e^x anyway (x > 30 in f32, 60 in
-  // f64), which keeps its early overflow out of the way.
+  // e^x - 1: xsimd's expm1 (< 2 ulp), except where e^x - 1 rounds to e^x anyway (x > 30 in f32, 60
+  // in f64), which keeps its early overflow out of the way.
   static B expm1(B x) {
     constexpr T big = sizeof(T) == 4 ? T(30) : T(60);
     const auto large = x > B(big);
@@ -84,7 +85,9 @@ struct Simd {
   }
   static B relu(B x) { return xsimd::select(x <= B(T(0)), B(T(0)), x); }  // keeps NaN
   static B softplus(B x) { return xsimd::select(x > B(T(0)), x, B(T(0))) + log1p_exp_neg_abs(x); }
-  static B log_sigmoid(B x) { return xsimd::select(x < B(T(0)), x, B(T(0))) - log1p_exp_neg_abs(x); }
+  static B log_sigmoid(B x) {
+    return xsimd::select(x < B(T(0)), x, B(T(0))) - log1p_exp_neg_abs(x);
+  }
   static B sign(B x) {
     return xsimd::select(xsimd::isnan(x), x, from_mask(x > B(T(0))) - from_mask(x < B(T(0))));
   }
@@ -99,7 +102,9 @@ struct Simd {
   template <Unary op>
   static B unary(B x) {
 #define TG_SIMD(name, ref, simd, ...) \
-  if constexpr (op == Unary::name) return simd; else
+  if constexpr (op == Unary::name)    \
+    return simd;                      \
+  else
     TG_UNARY_OPS(TG_SIMD)
 #undef TG_SIMD
     static_assert(op == Unary::neg, "unknown op");
@@ -108,7 +113,9 @@ struct Simd {
   template <Binary op>
   static B binary(B a, B b) {
 #define TG_SIMD(name, ref, simd, ...) \
-  if constexpr (op == Binary::name) return simd; else
+  if constexpr (op == Binary::name)   \
+    return simd;                      \
+  else
     TG_BINARY_OPS(TG_SIMD)
 #undef TG_SIMD
     static_assert(op == Binary::add, "unknown op");
@@ -154,10 +161,14 @@ struct Simd {
   template <Binary op>
   static void binary_steps(const T* a, int a_step, const T* b, int b_step, T* y, std::int64_t n) {
     if (n <= 0) return;
-    if (a_step && b_step) binary_loop<op, true, true>(a, b, y, n);
-    else if (a_step) binary_loop<op, true, false>(a, b, y, n);
-    else if (b_step) binary_loop<op, false, true>(a, b, y, n);
-    else binary_loop<op, false, false>(a, b, y, n);
+    if (a_step && b_step)
+      binary_loop<op, true, true>(a, b, y, n);
+    else if (a_step)
+      binary_loop<op, true, false>(a, b, y, n);
+    else if (b_step)
+      binary_loop<op, false, true>(a, b, y, n);
+    else
+      binary_loop<op, false, false>(a, b, y, n);
   }
 
   static void axpy(T a, const T* x, T* y, std::int64_t n) {
@@ -165,7 +176,8 @@ struct Simd {
     std::int64_t i = 0;
     for (; i + width <= n; i += width)
       (opaque(va * B::load_unaligned(x + i)) + B::load_unaligned(y + i)).store_unaligned(y + i);
-    if (i < n) store_tail(opaque(va * load_tail(x + i, n - i)) + load_tail(y + i, n - i), y + i, n - i);
+    if (i < n)
+      store_tail(opaque(va * load_tail(x + i, n - i)) + load_tail(y + i, n - i), y + i, n - i);
   }
 
   // One block of the fixed-order sum (ref::sum_one_block): element i goes to lane i % sum_lanes, so
@@ -192,9 +204,9 @@ struct Simd {
 #pragma GCC unroll 16
       for (int k = 0; k < batches; ++k) acc[k] += B::load_aligned(row + k * width);
     }
-    // The tree, lane[j] += lane[j + w] for w = sum_lanes / 2, ..., 1. While w >= width, lane j + w sits
-    // in the same position of batch k + w / width: whole batches add. The last steps are within one
-    // batch: done on a stored copy, fully unrolled.
+    // The tree, lane[j] += lane[j + w] for w = sum_lanes / 2, ..., 1. While w >= width, lane j + w
+    // sits in the same position of batch k + w / width: whole batches add. The last steps are
+    // within one batch: done on a stored copy, fully unrolled.
     tree_of_batches<sum_lanes / 2>(acc);
     alignas(64) T lane[width];
     acc[0].store_aligned(lane);
@@ -225,7 +237,8 @@ struct Simd {
     return sum(x, half) + sum(x + half, n - half);
   }
 
-  // Largest (want_max) or smallest element; NaN if any element is NaN. The order does not matter here.
+  // Largest (want_max) or smallest element; NaN if any element is NaN. The order does not matter
+  // here.
   template <bool want_max>
   static T extremum(const T* x, std::int64_t n) {
     B m(want_max ? -inf : inf);
@@ -260,16 +273,16 @@ struct Simd {
   // vectorised<T>(op) is true reach here (kernels.cpp runs the others with the scalar reference).
   static void unary_any(Unary op, const T* x, T* y, std::int64_t n) {
     switch (op) {
-#define TG_CASE(name, ...)                     \
-  case Unary::name:                            \
-    if constexpr (vectorised<T>(Unary::name)) \
-      unary_loop<Unary::name>(x, y, n);        \
+#define TG_CASE(name, ...)                                                      \
+  case Unary::name:                                                             \
+    if constexpr (vectorised<T>(Unary::name)) unary_loop<Unary::name>(x, y, n); \
     return;
       TG_UNARY_OPS(TG_CASE)
 #undef TG_CASE
     }
   }
-  static void binary_any(Binary op, const T* a, int a_step, const T* b, int b_step, T* y, std::int64_t n) {
+  static void binary_any(Binary op, const T* a, int a_step, const T* b, int b_step, T* y,
+                         std::int64_t n) {
     switch (op) {
 #define TG_CASE(name, ...)                                    \
   case Binary::name:                                          \

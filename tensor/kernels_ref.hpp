@@ -1,9 +1,11 @@
-// Scalar reference implementation of every kernel in kernels.hpp: plain std:: loops, one formula per op.
-// It defines what each op computes; the SIMD units (kernels_impl.hpp) are tested against it, and the
-// dispatcher uses it directly for the ops that are not vectorised (see kernels_dispatch.hpp).
+// Scalar reference implementation of every kernel in kernels.hpp: plain std:: loops, one formula
+// per op. It defines what each op computes; the SIMD units (kernels_impl.hpp) are tested against
+// it, and the dispatcher uses it directly for the ops that are not vectorised (see
+// kernels_dispatch.hpp).
 //
 // Never call these functions from an arch-specific translation unit (*_avx512.cpp, ...): an inline
-// function instantiated there is compiled for that unit, and the linker may keep that copy for everyone.
+// function instantiated there is compiled for that unit, and the linker may keep that copy for
+// everyone.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -16,9 +18,9 @@
 
 namespace tg::kernels::ref {
 
-// digamma(x) = d/dx log Gamma(x). Special values follow PyTorch: digamma(+0) = -inf, digamma(-0) = +inf,
-// NaN at the poles x = -1, -2, ..., digamma(+inf) = +inf, digamma(-inf) = NaN.
-// float is computed in double and rounded once, so it is correctly rounded nearly everywhere.
+// digamma(x) = d/dx log Gamma(x). Special values follow PyTorch: digamma(+0) = -inf, digamma(-0) =
+// +inf, NaN at the poles x = -1, -2, ..., digamma(+inf) = +inf, digamma(-inf) = NaN. float is
+// computed in double and rounded once, so it is correctly rounded nearly everywhere.
 template <class T>
 T digamma(T x_in) {
   using W = std::conditional_t<std::is_same_v<T, float>, double, T>;
@@ -31,9 +33,9 @@ T digamma(T x_in) {
   W result = 0;
   if (x < 0) {
     if (x == std::floor(x)) return std::numeric_limits<T>::quiet_NaN();  // a pole (or -inf)
-    // Reflection: psi(x) = psi(1 - x) - pi cot(pi x). cot(pi x) has period 1 in x, so use the distance
-    // r to the nearest integer (exact, |r| <= 1/2): pi * r keeps its relative accuracy near the poles,
-    // where pi * x (or pi * frac(x) near 1) would have lost the digits that matter.
+    // Reflection: psi(x) = psi(1 - x) - pi cot(pi x). cot(pi x) has period 1 in x, so use the
+    // distance r to the nearest integer (exact, |r| <= 1/2): pi * r keeps its relative accuracy
+    // near the poles, where pi * x (or pi * frac(x) near 1) would have lost the digits that matter.
     const W r = x - std::round(x);
     result = -pi / std::tan(pi * r);
     x = 1 - x;
@@ -48,9 +50,10 @@ T digamma(T x_in) {
   // z = 1/x^2; at x >= 10 the first omitted term is below 1e-17 relative.
   const W z = 1 / (x * x);
   const W series =
-      z * (W(1) / 12 -
-           z * (W(1) / 120 -
-                z * (W(1) / 252 - z * (W(1) / 240 - z * (W(1) / 132 - z * (W(691) / 32760 - z / 12))))));
+      z *
+      (W(1) / 12 - z * (W(1) / 120 -
+                        z * (W(1) / 252 -
+                             z * (W(1) / 240 - z * (W(1) / 132 - z * (W(691) / 32760 - z / 12))))));
   return T(result + std::log(x) - W(0.5) / x - series);
 }
 
@@ -124,8 +127,8 @@ template <class T>
 T log_sigmoid(T x) {
   return (x < 0 ? x : T(0)) - std::log1p(std::exp(-std::abs(x)));
 }
-// sign: -1, +1, 0 for +-0 (always +0), NaN for NaN. (step, 1 if x > 0 else 0 and 0 for NaN, is relu's
-// derivative.)
+// sign: -1, +1, 0 for +-0 (always +0), NaN for NaN. (step, 1 if x > 0 else 0 and 0 for NaN, is
+// relu's derivative.)
 template <class T>
 T sign(T x) {
   return std::isnan(x) ? x : T(x > 0) - T(x < 0);
@@ -145,7 +148,8 @@ template <class T>
 T unary(Unary op, T x) {
   switch (op) {
 #define TG_REF(name, ref, ...) \
-  case Unary::name: return ref;
+  case Unary::name:            \
+    return ref;
     TG_UNARY_OPS(TG_REF)
 #undef TG_REF
   }
@@ -156,7 +160,8 @@ template <class T>
 T binary(Binary op, T a, T b) {
   switch (op) {
 #define TG_REF(name, ref, ...) \
-  case Binary::name: return ref;
+  case Binary::name:           \
+    return ref;
     TG_BINARY_OPS(TG_REF)
 #undef TG_REF
   }
@@ -183,8 +188,8 @@ void axpy(T a, const T* x, T* y, std::int64_t n) {
 }
 
 // The fixed-order sum, which every SIMD unit reproduces bit for bit.
-// One block (n <= sum_block): sum_lanes accumulators; element i goes to lane i % sum_lanes, in order; then
-// the lanes are added as a tree: lane[j] += lane[j + w] for w = sum_lanes/2, ..., 1.
+// One block (n <= sum_block): sum_lanes accumulators; element i goes to lane i % sum_lanes, in
+// order; then the lanes are added as a tree: lane[j] += lane[j + w] for w = sum_lanes/2, ..., 1.
 template <class T>
 T sum_one_block(const T* x, std::int64_t n) {
   T lane[sum_lanes] = {};

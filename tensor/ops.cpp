@@ -1,11 +1,10 @@
 // Tensor operations: broadcasting element-wise ops, reductions, shape ops, matmul.
 //
 // Element-wise ops go through one planner (Plan below): it aligns every operand's strides to the
-// output shape (stride 0 on a broadcast axis), merges axes that are contiguous for every operand, and
-// leaves an innermost run in which each operand's step is 0 or 1. That run is handed to a SIMD kernel
-// (kernels.hpp); the outer rows are split over the thread pool. Each output element is computed by
-// exactly one thread from the same inputs, so results never depend on the thread count.
-#include "tapegrad/tensor/fused.hpp"
+// output shape (stride 0 on a broadcast axis), merges axes that are contiguous for every operand,
+// and leaves an innermost run in which each operand's step is 0 or 1. That run is handed to a SIMD
+// kernel (kernels.hpp); the outer rows are split over the thread pool. Each output element is
+// computed by exactly one thread from the same inputs, so results never depend on the thread count.
 #include "tapegrad/tensor/ops.hpp"
 
 #include <fmt/format.h>
@@ -17,6 +16,7 @@
 #include <limits>
 #include <numeric>
 
+#include "tapegrad/tensor/fused.hpp"
 #include "tapegrad/tensor/gemm.hpp"
 #include "tapegrad/tensor/kernels.hpp"
 #include "tapegrad/tensor/parallel.hpp"
@@ -88,12 +88,12 @@ Plan<N> make_plan(const Shape& out, const std::array<const Shape*, N>& in) {
   return p;
 }
 
-// Calls fn(offsets, out_offset, len) for every run of the plan, in parallel over rows (or over chunks
-// of the single run when there are no outer axes).
+// Calls fn(offsets, out_offset, len) for every run of the plan, in parallel over rows (or over
+// chunks of the single run when there are no outer axes).
 template <int N, class F>
 void run_plan(const Plan<N>& p, F&& fn) {
-  const std::int64_t rows = std::accumulate(p.outer.begin(), p.outer.end(), std::int64_t{1},
-                                            std::multiplies<>());
+  const std::int64_t rows =
+      std::accumulate(p.outer.begin(), p.outer.end(), std::int64_t{1}, std::multiplies<>());
   if (rows == 0 || p.inner == 0) return;
   if (p.outer.empty()) {
     parallel_for(0, p.inner, kGrain, [&](std::int64_t lo, std::int64_t hi) {
@@ -129,7 +129,8 @@ void run_plan(const Plan<N>& p, F&& fn) {
 const char* binary_name(Binary op) {
   switch (op) {
 #define TG_NAME(name, ...) \
-  case Binary::name: return #name;
+  case Binary::name:       \
+    return #name;
     TG_BINARY_OPS(TG_NAME)
 #undef TG_NAME
   }
@@ -196,7 +197,8 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
     const auto& st = plan.inner_step;
     run_plan(plan, [&](const std::array<std::int64_t, 3>& off, std::int64_t o, std::int64_t len) {
       for (std::int64_t i = 0; i < len; ++i)
-        po[o + i] = pm[off[0] + i * st[0]] != T(0) ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
+        po[o + i] =
+            pm[off[0] + i * st[0]] != T(0) ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
     });
   });
   return out;
@@ -227,8 +229,8 @@ Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); 
 Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
 
 // --- reductions --------------------------------------------------------------------------------
-// Every reduction is arranged as (outer, R, inner): reduce R, keep outer and inner. When the reduced
-// axes are not one contiguous group, x is first permuted so that they are.
+// Every reduction is arranged as (outer, R, inner): reduce R, keep outer and inner. When the
+// reduced axes are not one contiguous group, x is first permuted so that they are.
 
 namespace {
 
@@ -237,7 +239,7 @@ enum class Reduce { sum, max, min };
 struct ReduceSetup {
   Tensor x;  // possibly permuted so the reduced axes form one group
   std::int64_t outer = 1, r = 1, inner = 1;
-  Shape out_shape;   // with keepdim
+  Shape out_shape;  // with keepdim
   Shape out_shape_squeezed;
 };
 
@@ -247,8 +249,7 @@ ReduceSetup setup_reduce(const Tensor& x, const Axes& axes, const char* op) {
   std::vector<bool> red(nd, axes.empty());
   for (auto a : axes) {
     const int ax = normalize_axis(a, nd, op);
-    if (red[ax])
-      throw ShapeError(fmt::format("{}: axis {} appears twice", op, a));
+    if (red[ax]) throw ShapeError(fmt::format("{}: axis {} appears twice", op, a));
     red[ax] = true;
   }
   ReduceSetup s;
@@ -300,9 +301,12 @@ T reduce_identity(Reduce kind) {
 template <class T>
 T reduce_run(Reduce kind, const T* x, std::int64_t n) {
   switch (kind) {
-    case Reduce::sum: return kernels::sum<T>(x, n);
-    case Reduce::max: return kernels::max<T>(x, n);
-    case Reduce::min: return kernels::min<T>(x, n);
+    case Reduce::sum:
+      return kernels::sum<T>(x, n);
+    case Reduce::max:
+      return kernels::max<T>(x, n);
+    case Reduce::min:
+      return kernels::min<T>(x, n);
   }
   return T(0);
 }
@@ -325,8 +329,8 @@ T reduce_all(Reduce kind, const T* x, std::int64_t n) {
 Tensor reduce(Reduce kind, const Tensor& x, const Axes& axes, bool keepdim, const char* op) {
   ReduceSetup s = setup_reduce(x, axes, op);
   if (kind != Reduce::sum && s.r == 0)
-    throw ShapeError(fmt::format("{}: cannot reduce over an empty axis (shape {})", op,
-                                 shape_str(x.shape())));
+    throw ShapeError(
+        fmt::format("{}: cannot reduce over an empty axis (shape {})", op, shape_str(x.shape())));
   Tensor out = Tensor::empty(keepdim ? s.out_shape : s.out_shape_squeezed, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* px = s.x.template data<T>();
@@ -336,11 +340,12 @@ Tensor reduce(Reduce kind, const Tensor& x, const Axes& axes, bool keepdim, cons
     } else if (s.inner == 1) {
       parallel_for(0, s.outer, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(s.r, 1)),
                    [&](std::int64_t lo, std::int64_t hi) {
-                     for (std::int64_t o = lo; o < hi; ++o) po[o] = reduce_run<T>(kind, px + o * s.r, s.r);
+                     for (std::int64_t o = lo; o < hi; ++o)
+                       po[o] = reduce_run<T>(kind, px + o * s.r, s.r);
                    });
     } else {
       // Rows of length `inner` are combined in order r = 0, 1, ..., R-1 for each output element.
-      const Binary comb = kind == Reduce::sum ? Binary::add
+      const Binary comb = kind == Reduce::sum   ? Binary::add
                           : kind == Reduce::max ? Binary::maximum
                                                 : Binary::minimum;
       const std::int64_t chunk = 512;
@@ -355,7 +360,8 @@ Tensor reduce(Reduce kind, const Tensor& x, const Axes& axes, bool keepdim, cons
                        T* dst = po + o * s.inner + c0;
                        std::fill_n(dst, len, reduce_identity<T>(kind));
                        for (std::int64_t r = 0; r < s.r; ++r)
-                         kernels::binary<T>(comb, dst, 1, px + (o * s.r + r) * s.inner + c0, 1, dst, len);
+                         kernels::binary<T>(comb, dst, 1, px + (o * s.r + r) * s.inner + c0, 1, dst,
+                                            len);
                      }
                    });
     }
@@ -383,8 +389,8 @@ Tensor min(const Tensor& x, const Axes& axes, bool keepdim) {
   return reduce(Reduce::min, x, axes, keepdim, "min");
 }
 
-// log sum exp(x) = m + log sum exp(x - m) with m = max(x): no overflow. Where m is infinite the shift
-// is 0 so that all -inf gives -inf and any +inf gives +inf (not NaN).
+// log sum exp(x) = m + log sum exp(x - m) with m = max(x): no overflow. Where m is infinite the
+// shift is 0 so that all -inf gives -inf and any +inf gives +inf (not NaN).
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   Tensor m = max(x, axes, /*keepdim=*/true);
   visit_dtype(m.dtype(), [&]<class T>() {
@@ -398,7 +404,9 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
 
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
   ReduceSetup s = setup_reduce(x, {axis}, "argmax");  // one axis: never permuted, s.x is x
-  if (s.r == 0) throw ShapeError(fmt::format("argmax: axis {} is empty (shape {})", axis, shape_str(x.shape())));
+  if (s.r == 0)
+    throw ShapeError(
+        fmt::format("argmax: axis {} is empty (shape {})", axis, shape_str(x.shape())));
   Tensor out = Tensor::empty(keepdim ? s.out_shape : s.out_shape_squeezed, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* px = x.data<T>();
@@ -494,17 +502,18 @@ Tensor permute(const Tensor& x, const Axes& perm) {
     const std::int64_t inner = nd ? out_shape[nd - 1] : 1;
     const std::int64_t inner_stride = nd ? src_stride[nd - 1] : 1;
     const std::int64_t rows = out.numel() / inner;
-    parallel_for(0, rows, std::max<std::int64_t>(1, kGrain / inner), [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t row = lo; row < hi; ++row) {
-        std::int64_t r = row, off = 0;
-        for (std::size_t ax = nd ? nd - 1 : 0; ax-- > 0;) {
-          off += (r % out_shape[ax]) * src_stride[ax];
-          r /= out_shape[ax];
-        }
-        T* dst = po + row * inner;
-        for (std::int64_t i = 0; i < inner; ++i) dst[i] = px[off + i * inner_stride];
-      }
-    });
+    parallel_for(0, rows, std::max<std::int64_t>(1, kGrain / inner),
+                 [&](std::int64_t lo, std::int64_t hi) {
+                   for (std::int64_t row = lo; row < hi; ++row) {
+                     std::int64_t r = row, off = 0;
+                     for (std::size_t ax = nd ? nd - 1 : 0; ax-- > 0;) {
+                       off += (r % out_shape[ax]) * src_stride[ax];
+                       r /= out_shape[ax];
+                     }
+                     T* dst = po + row * inner;
+                     for (std::int64_t i = 0; i < inner; ++i) dst[i] = px[off + i * inner_stride];
+                   }
+                 });
   });
   return out;
 }
@@ -591,8 +600,8 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const std::vector<std::i
   const std::int64_t n = x.shape()[ax];
   for (auto i : index)
     if (i < 0 || i >= n)
-      throw ShapeError(fmt::format("index_select: index {} is out of range for axis {} of size {}",
-                                   i, axis, n));
+      throw ShapeError(
+          fmt::format("index_select: index {} is out of range for axis {} of size {}", i, axis, n));
   Shape out_shape = x.shape();
   out_shape[ax] = static_cast<std::int64_t>(index.size());
   Tensor out = Tensor::empty(out_shape, x.dtype());
@@ -629,7 +638,8 @@ Tensor index_add(const Shape& shape, std::int64_t axis, const std::vector<std::i
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < k; ++j) {
         if (index[j] < 0 || index[j] >= n)
-          throw ShapeError(fmt::format("index_add: index {} is out of range for size {}", index[j], n));
+          throw ShapeError(
+              fmt::format("index_add: index {} is out of range for size {}", index[j], n));
         T* d = po + (o * n + index[j]) * inner;
         kernels::binary<T>(Binary::add, d, 1, ps + (o * k + j) * inner, 1, d, inner);
       }
@@ -668,8 +678,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   const std::int64_t M = trans_a ? a.size(1) : a.size(0), K = trans_a ? a.size(0) : a.size(1);
   const std::int64_t Kb = trans_b ? b.size(1) : b.size(0), N = trans_b ? b.size(0) : b.size(1);
   if (K != Kb)
-    throw ShapeError(fmt::format("matmul: inner dimensions differ: {}{} x {}{}", shape_str(a.shape()),
-                                 trans_a ? "^T" : "", shape_str(b.shape()), trans_b ? "^T" : ""));
+    throw ShapeError(fmt::format("matmul: inner dimensions differ: {}{} x {}{}",
+                                 shape_str(a.shape()), trans_a ? "^T" : "", shape_str(b.shape()),
+                                 trans_b ? "^T" : ""));
   Tensor out = Tensor::empty({M, N}, a.dtype());
   visit_dtype(a.dtype(), [&]<class T>() {
     gemm<T>(trans_a, trans_b, M, N, K, T(1), a.data<T>(), a.size(1), b.data<T>(), b.size(1), T(0),
@@ -683,14 +694,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_defined(w, "linear");
   check_same_dtype(x, w, "linear");
   if (x.dim() != 2 || w.dim() != 2 || x.size(1) != w.size(1))
-    throw ShapeError(fmt::format("linear: input {} does not fit weight {} (expects (B, in) and (out, in))",
-                                 shape_str(x.shape()), shape_str(w.shape())));
+    throw ShapeError(
+        fmt::format("linear: input {} does not fit weight {} (expects (B, in) and (out, in))",
+                    shape_str(x.shape()), shape_str(w.shape())));
   const std::int64_t B = x.size(0), in = x.size(1), out_f = w.size(0);
   Tensor out = Tensor::empty({B, out_f}, x.dtype());
   if (b.defined()) {
     check_same_dtype(x, b, "linear");
     if (b.shape() != Shape{out_f})
-      throw ShapeError(fmt::format("linear: bias shape {} should be ({},)", shape_str(b.shape()), out_f));
+      throw ShapeError(
+          fmt::format("linear: bias shape {} should be ({},)", shape_str(b.shape()), out_f));
   }
   visit_dtype(x.dtype(), [&]<class T>() {
     T* po = out.data<T>();
@@ -710,15 +723,17 @@ void check_same(const Tensor& a, const Tensor& b, const char* op) {
   check_defined(b, op);
   check_same_dtype(a, b, op);
   if (a.shape() != b.shape())
-    throw ShapeError(fmt::format("{}: the operands' shapes differ: {} and {}", op, shape_str(a.shape()),
-                                 shape_str(b.shape())));
+    throw ShapeError(fmt::format("{}: the operands' shapes differ: {} and {}", op,
+                                 shape_str(a.shape()), shape_str(b.shape())));
 }
 }  // namespace
 
 Tensor relu_backward(const Tensor& dy, const Tensor& y) {
   check_same(dy, y, "relu_backward");
   Tensor dx = Tensor::empty(y.shape(), y.dtype());
-  visit_dtype(y.dtype(), [&]<class T>() { kernels::relu_backward(dy.data<T>(), y.data<T>(), dx.data<T>(), y.numel()); });
+  visit_dtype(y.dtype(), [&]<class T>() {
+    kernels::relu_backward(dy.data<T>(), y.data<T>(), dx.data<T>(), y.numel());
+  });
   return dx;
 }
 
@@ -736,7 +751,8 @@ Tensor bernoulli_log_prob_backward(const Tensor& g, const Tensor& logits, const 
   check_same(g, x, "bernoulli_log_prob_backward");
   Tensor dl = Tensor::empty(x.shape(), x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
-    kernels::bernoulli_log_prob_backward(g.data<T>(), logits.data<T>(), x.data<T>(), dl.data<T>(), x.numel());
+    kernels::bernoulli_log_prob_backward(g.data<T>(), logits.data<T>(), x.data<T>(), dl.data<T>(),
+                                         x.numel());
   });
   return dl;
 }
@@ -750,7 +766,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool e
       if (!(equal_nan && std::isnan(x) && std::isnan(y))) return false;
       continue;
     }
-    if (x == y) continue;  // equal infinities
+    if (x == y) continue;                              // equal infinities
     if (std::isinf(x) || std::isinf(y)) return false;  // |x - y| <= inf would accept any x
     if (!(std::abs(x - y) <= atol + rtol * std::abs(y))) return false;
   }

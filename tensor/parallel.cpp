@@ -1,6 +1,7 @@
 // A small fork-join pool: parallel_for publishes one job, the workers and the caller take chunk
-// indices from the job's atomic counter, and the caller waits until every worker that joined the job
-// has left it. Idle workers spin briefly before they sleep (see spin_time()). An exception thrown by a chunk is caught where it happens and rethrown by the caller.
+// indices from the job's atomic counter, and the caller waits until every worker that joined the
+// job has left it. Idle workers spin briefly before they sleep (see spin_time()). An exception
+// thrown by a chunk is caught where it happens and rethrown by the caller.
 #include "tapegrad/tensor/parallel.hpp"
 
 #include <algorithm>
@@ -28,7 +29,8 @@ struct InWorker {
 
 // One parallel_for's chunks. It lives on the caller's stack; workers reach it through Pool::job_.
 struct Job {
-  Job(const std::function<void(std::int64_t)>& body, std::int64_t chunks) : body(body), chunks(chunks) {}
+  Job(const std::function<void(std::int64_t)>& body, std::int64_t chunks)
+      : body(body), chunks(chunks) {}
 
   // Takes chunks until none are left. Every chunk runs even if another one threw.
   void work() {
@@ -158,7 +160,9 @@ class Pool {
       Job* job = nullptr;
       {
         std::unique_lock lk(m_);
-        const auto ready = [&] { return quit_ || (generation_.load(std::memory_order_relaxed) != seen && job_); };
+        const auto ready = [&] {
+          return quit_ || (generation_.load(std::memory_order_relaxed) != seen && job_);
+        };
         if (!quit_ && !job_ && generation_.load(std::memory_order_relaxed) != seen) {
           // Woke too late for that job (the caller finished it alone): watch for the next one.
           seen = generation_.load(std::memory_order_relaxed);
@@ -225,7 +229,8 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
     fn(begin, end);
     return;
   }
-  // Contiguous chunks of nearly equal size; which thread runs a chunk never changes what it computes.
+  // Contiguous chunks of nearly equal size; which thread runs a chunk never changes what it
+  // computes.
   const std::int64_t base = n / chunks, extra = n % chunks;
   pool().run(chunks, [&](std::int64_t c) {
     const std::int64_t lo = begin + c * base + std::min(c, extra);

@@ -1,6 +1,7 @@
-// Philox4x32-10 fills. Element i of a fill is made from Philox block (offset + i / K), where K is how
-// many values one block (four 32-bit words) yields; the key is the 64-bit seed. A value therefore depends
-// only on (seed, offset at the start of the fill, i): the thread count only decides who computes it.
+// Philox4x32-10 fills. Element i of a fill is made from Philox block (offset + i / K), where K is
+// how many values one block (four 32-bit words) yields; the key is the 64-bit seed. A value
+// therefore depends only on (seed, offset at the start of the fill, i): the thread count only
+// decides who computes it.
 #include "tapegrad/tensor/random.hpp"
 
 #include <Random123/philox.h>
@@ -28,10 +29,12 @@ Philox::key_type key_of(std::uint64_t seed) {
   return {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
 }
 
-// The block at absolute counter `block`: the 64-bit counter fills words 0 and 1. Forced inline: as a
-// call, its 16-byte result goes through the stack and the reload stalls, doubling the cost of a fill.
+// The block at absolute counter `block`: the 64-bit counter fills words 0 and 1. Forced inline: as
+// a call, its 16-byte result goes through the stack and the reload stalls, doubling the cost of a
+// fill.
 [[gnu::always_inline]] inline Words philox_block(const Philox::key_type& key, std::uint64_t block) {
-  const Words ctr = {{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
+  const Words ctr = {
+      {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
   return Philox()(ctr, key);
 }
 
@@ -74,18 +77,19 @@ void block_normals(const Words& w, T* z) {
   };
   if constexpr (std::is_same_v<T, float>) {
     pair((static_cast<double>(w.v[0]) + 1.0) * 0x1p-32, static_cast<double>(w.v[1]) * 0x1p-32, z);
-    pair((static_cast<double>(w.v[2]) + 1.0) * 0x1p-32, static_cast<double>(w.v[3]) * 0x1p-32, z + 2);
+    pair((static_cast<double>(w.v[2]) + 1.0) * 0x1p-32, static_cast<double>(w.v[3]) * 0x1p-32,
+         z + 2);
   } else {
     const double u1 = unit_f64(w.v[0], w.v[1]) + 0x1p-53;  // (0, 1]: k / 2^53 shifted by one step
     pair(u1, unit_f64(w.v[2], w.v[3]), z);
   }
 }
 
-// Draws the blocks a fill of n values needs, K values a block, in parallel, and stores value k of block
-// b at element b * K + k through store(element, value). Returns the number of blocks used.
+// Draws the blocks a fill of n values needs, K values a block, in parallel, and stores value k of
+// block b at element b * K + k through store(element, value). Returns the number of blocks used.
 template <class T, int K, class Draw, class Store>
-std::uint64_t fill_blocks(std::uint64_t seed, std::uint64_t offset, std::int64_t n, const Draw& draw,
-                          const Store& store) {
+std::uint64_t fill_blocks(std::uint64_t seed, std::uint64_t offset, std::int64_t n,
+                          const Draw& draw, const Store& store) {
   const std::int64_t blocks = (n + K - 1) / K;
   const Philox::key_type key = key_of(seed);
   parallel_for(0, blocks, k_grain_blocks, [&](std::int64_t b0, std::int64_t b1) {
@@ -127,11 +131,12 @@ template <class T>
 void Generator::fill_normal(T* out, std::int64_t n, T mean, T std) {
   check_count("fill_normal", n);
   if (!std::isfinite(mean) || !std::isfinite(std) || !(std >= 0))
-    throw ValueError("fill_normal: need finite mean and std >= 0, got mean = " + std::to_string(mean) +
-                     ", std = " + std::to_string(std));
+    throw ValueError("fill_normal: need finite mean and std >= 0, got mean = " +
+                     std::to_string(mean) + ", std = " + std::to_string(std));
   constexpr int k = std::is_same_v<T, float> ? 4 : 2;
-  offset_ += fill_blocks<T, k>(seed_, offset_, n, [](const Words& w, T* z) { block_normals(w, z); },
-                               [=](std::int64_t j, T z) { out[j] = mean + std * z; });
+  offset_ += fill_blocks<T, k>(
+      seed_, offset_, n, [](const Words& w, T* z) { block_normals(w, z); },
+      [=](std::int64_t j, T z) { out[j] = mean + std * z; });
 }
 
 template <class T>

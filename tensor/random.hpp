@@ -6,9 +6,9 @@
 
 namespace tg {
 
-// Not thread-safe: one thread fills from a Generator at a time (the fill itself uses the thread pool).
-// Bad arguments (n < 0, low > high, std < 0, p outside [0, 1]) raise ValueError and change nothing.
-// docs/random.md gives the exact layout: which Philox words make element i of each fill.
+// Not thread-safe: one thread fills from a Generator at a time (the fill itself uses the thread
+// pool). Bad arguments (n < 0, low > high, std < 0, p outside [0, 1]) raise ValueError and change
+// nothing. docs/random.md gives the exact layout: which Philox words make element i of each fill.
 class Generator {
  public:
   explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}

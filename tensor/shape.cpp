@@ -1,8 +1,8 @@
 #include "tapegrad/tensor/shape.hpp"
 
-#include <optional>
-
 #include <fmt/format.h>
+
+#include <optional>
 
 #include "tapegrad/tensor/error.hpp"
 
@@ -19,7 +19,8 @@ std::optional<std::int64_t> checked_numel(const Shape& s) {
   for (auto d : s) {
     if (d < 0) return std::nullopt;
     if (d == 0) {
-      empty = true;  // the product is 0, but the other sizes still have to fit (strides multiply them)
+      empty =
+          true;  // the product is 0, but the other sizes still have to fit (strides multiply them)
       continue;
     }
     if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
@@ -30,7 +31,8 @@ std::optional<std::int64_t> checked_numel(const Shape& s) {
 std::int64_t numel(const Shape& s) {
   const auto n = checked_numel(s);
   if (!n)
-    throw ShapeError(fmt::format("shape {} has a negative size or more than 2^63 - 1 elements", shape_str(s)));
+    throw ShapeError(
+        fmt::format("shape {} has a negative size or more than 2^63 - 1 elements", shape_str(s)));
   return *n;
 }
 
@@ -62,8 +64,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 int normalize_axis(std::int64_t axis, std::size_t ndim, const char* op) {
   const auto n = static_cast<std::int64_t>(ndim);
   if (axis < -n || axis >= n)
-    throw ShapeError(fmt::format("{}: axis {} is out of range for a tensor with {} dimensions", op,
-                                 axis, n));
+    throw ShapeError(
+        fmt::format("{}: axis {} is out of range for a tensor with {} dimensions", op, axis, n));
   return static_cast<int>(axis < 0 ? axis + n : axis);
 }
 

@@ -14,7 +14,8 @@ std::string shape_str(const Shape& s);
 // Number of elements (1 for a scalar shape). Throws ShapeError for a negative size, or when the
 // product of the non-zero sizes does not fit int64 (so strides never overflow either).
 std::int64_t numel(const Shape& s);
-// The same without throwing: nullopt where numel would throw (for parsers, which report a FormatError).
+// The same without throwing: nullopt where numel would throw (for parsers, which report a
+// FormatError).
 std::optional<std::int64_t> checked_numel(const Shape& s);
 // Row-major strides, in elements.
 std::vector<std::int64_t> contiguous_strides(const Shape& s);

@@ -28,7 +28,9 @@ Storage::~Storage() { alloc::deallocate(data_, nbytes_); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (auto d : shape)
-    if (d < 0) throw ShapeError(fmt::format("Tensor::empty: negative dimension in shape {}", shape_str(shape)));
+    if (d < 0)
+      throw ShapeError(
+          fmt::format("Tensor::empty: negative dimension in shape {}", shape_str(shape)));
   Tensor t;
   t.shape_ = shape;
   t.numel_ = tg::numel(shape);
@@ -60,7 +62,8 @@ Tensor Tensor::arange(double start, double stop, double step, DType dtype) {
   Tensor t = empty({n}, dtype);
   visit_dtype(dtype, [&]<class T>() {
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
 }
@@ -151,8 +154,8 @@ std::int64_t flat_index(const Shape& shape, std::initializer_list<std::int64_t> 
   for (std::int64_t i : index) {
     const std::int64_t n = shape[axis];
     if (i < -n || i >= n)
-      throw ShapeError(fmt::format("{}: index {} is out of range for axis {} of size {}", op, i,
-                                   axis, n));
+      throw ShapeError(
+          fmt::format("{}: index {} is out of range for axis {} of size {}", op, i, axis, n));
     flat = flat * n + (i < 0 ? i + n : i);
     ++axis;
   }
@@ -210,7 +213,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
   std::int64_t known = 1, infer = -1;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      if (infer >= 0) throw ShapeError(fmt::format("reshape: more than one -1 in {}", shape_str(shape)));
+      if (infer >= 0)
+        throw ShapeError(fmt::format("reshape: more than one -1 in {}", shape_str(shape)));
       infer = static_cast<std::int64_t>(i);
     } else if (s[i] < 0) {
       throw ShapeError(fmt::format("reshape: negative dimension in {}", shape_str(shape)));
@@ -275,7 +279,8 @@ struct Printer {
       return;
     }
     const std::int64_t n = shape[axis];
-    // Between entries: ", " on the last axis; otherwise ",", one newline per remaining axis, indent.
+    // Between entries: ", " on the last axis; otherwise ",", one newline per remaining axis,
+    // indent.
     std::string sep = ", ";
     if (axis + 1 < shape.size()) {
       sep = ",";

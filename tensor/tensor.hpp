@@ -1,16 +1,16 @@
 // Tensor: a dense, contiguous, row-major array of f32 or f64 with a runtime shape and dtype.
 // Copying a Tensor shares its storage (reference semantics, like PyTorch); clone() deep-copies.
-// reshape() is a view of the same storage; every other shape op (ops.hpp) materialises a new tensor.
-// Storage is 64-byte aligned.
+// reshape() is a view of the same storage; every other shape op (ops.hpp) materialises a new
+// tensor. Storage is 64-byte aligned.
 #pragma once
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "tapegrad/tensor/dtype.hpp"
 #include "tapegrad/tensor/error.hpp"
@@ -88,8 +88,9 @@ class Tensor {
   std::vector<double> to_vector() const;
 
   // --- conversions and views -------------------------------------------------------------------
-  Tensor to(DType dtype) const;  // a copy in the other dtype (shares storage when already that dtype)
-  Tensor clone() const;          // a deep copy
+  Tensor to(
+      DType dtype) const;  // a copy in the other dtype (shares storage when already that dtype)
+  Tensor clone() const;    // a deep copy
   // A view with a new shape of the same numel; one dimension may be -1.
   Tensor reshape(const Shape& shape) const;
   // In-place fills and copies (used by optimizers and loaders).

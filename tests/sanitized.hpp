@@ -1,6 +1,6 @@
-// tgtest::kSanitized: true in a build with AddressSanitizer or ThreadSanitizer (scripts/test-sanitizers).
-// Slow tests use a smaller configuration there, and tests that cap the address space (ASan reserves
-// terabytes of it for shadow memory) skip that part.
+// tgtest::kSanitized: true in a build with AddressSanitizer or ThreadSanitizer
+// (scripts/test-sanitizers). Slow tests use a smaller configuration there, and tests that cap the
+// address space (ASan reserves terabytes of it for shadow memory) skip that part.
 #pragma once
 
 namespace tgtest {

@@ -1,7 +1,8 @@
-// Helpers shared by the test files (tests/<folder>/test_*.cpp): temporary folders, reading big-endian
-// fields, comparing floats in ulps, a small deterministic generator, special values, and restoring the
-// thread count. One copy here instead of one per test file; a helper used by a single file stays there.
-// To read a whole file, tests use the library's own tg::read_file (tensor/atomic_file.hpp).
+// Helpers shared by the test files (tests/<folder>/test_*.cpp): temporary folders, reading
+// big-endian fields, comparing floats in ulps, a small deterministic generator, special values, and
+// restoring the thread count. One copy here instead of one per test file; a helper used by a single
+// file stays there. To read a whole file, tests use the library's own tg::read_file
+// (tensor/atomic_file.hpp).
 #pragma once
 
 #include <unistd.h>
@@ -26,8 +27,8 @@
 
 namespace tgtest {
 
-// A fresh folder under the system's temporary folder, tg-test-<name>-<pid>-<n>-<random>, removed with
-// everything in it when the TempDir goes out of scope.
+// A fresh folder under the system's temporary folder, tg-test-<name>-<pid>-<n>-<random>, removed
+// with everything in it when the TempDir goes out of scope.
 struct TempDir {
   std::filesystem::path path;
 
@@ -36,8 +37,8 @@ struct TempDir {
     std::random_device rd;
     do {  // create_directory is false when the folder already exists: never share one
       path = std::filesystem::temp_directory_path() /
-             ("tg-test-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-              std::to_string(rd()));
+             ("tg-test-" + name + "-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter++) + "-" + std::to_string(rd()));
     } while (!std::filesystem::create_directory(path));
   }
   ~TempDir() {
@@ -52,8 +53,8 @@ struct TempDir {
 
   // How many entries the folder holds (not counting those of its subfolders).
   int count_files() const {
-    return static_cast<int>(
-        std::distance(std::filesystem::directory_iterator(path), std::filesystem::directory_iterator()));
+    return static_cast<int>(std::distance(std::filesystem::directory_iterator(path),
+                                          std::filesystem::directory_iterator()));
   }
 };
 
@@ -69,11 +70,14 @@ inline void write_bytes(const std::string& path, const std::vector<std::uint8_t>
 
 // The big-endian 32-bit number at byte `at` of `s` (PNG and IDX headers).
 inline std::uint32_t be32(const std::string& s, std::size_t at) {
-  return (std::uint32_t(std::uint8_t(s[at])) << 24) | (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
+  return (std::uint32_t(std::uint8_t(s[at])) << 24) |
+         (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
          (std::uint32_t(std::uint8_t(s[at + 2])) << 8) | std::uint32_t(std::uint8_t(s[at + 3]));
 }
 
-inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 template <class T>
 inline constexpr T inf = std::numeric_limits<T>::infinity();
@@ -124,7 +128,8 @@ std::vector<T> values_of(const tg::Tensor& t) {
 
 // Same shape, same dtype, same bytes.
 inline bool bitwise_equal(const tg::Tensor& a, const tg::Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // Restores the thread pool's size when a test that changes it ends.

@@ -2,7 +2,11 @@
 // learning-rate schedule, prints the loss as it falls, and can checkpoint and resume the run.
 //
 //   mlp_example --steps 1000 --until 500 --checkpoint /tmp/mlp.safetensors
-//   mlp_example --steps 1000 --resume /tmp/mlp.safetensors      (ends exactly like an uninterrupted run)
+//   mlp_example --steps 1000 --resume /tmp/mlp.safetensors      (ends exactly like an uninterrupted
+//   run)
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,9 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/checkpoint.hpp"
@@ -48,7 +49,8 @@ tg::Tensor sin_of(const tg::Tensor& t) {
 
 // x ~ U(-pi, pi), y = sin(x) + 0.05 noise: (n, 1) each.
 std::pair<tg::Tensor, tg::Tensor> make_data(int n, tg::Generator& gen) {
-  const tg::Tensor x = tg::Tensor::rand({n, 1}, tg::DType::f32, &gen) * (2 * std::numbers::pi) - std::numbers::pi;
+  const tg::Tensor x =
+      tg::Tensor::rand({n, 1}, tg::DType::f32, &gen) * (2 * std::numbers::pi) - std::numbers::pi;
   const tg::Tensor y = sin_of(x) + tg::Tensor::randn({n, 1}, tg::DType::f32, &gen) * 0.05;
   return {x, y};
 }
@@ -56,7 +58,8 @@ std::pair<tg::Tensor, tg::Tensor> make_data(int n, tg::Generator& gen) {
 int run(const Options& o) {
   tg::Generator gen(o.seed);
   auto [x, y] = make_data(o.points, gen);
-  const tg::Tensor x_test = tg::Tensor::linspace(-std::numbers::pi, std::numbers::pi, 101).reshape({101, 1});
+  const tg::Tensor x_test =
+      tg::Tensor::linspace(-std::numbers::pi, std::numbers::pi, 101).reshape({101, 1});
   const tg::Tensor y_test = sin_of(x_test);
 
   const auto h = static_cast<std::int64_t>(o.hidden);
@@ -73,7 +76,8 @@ int run(const Options& o) {
   if (!o.resume.empty()) {
     const auto meta = tg::nn::load_checkpoint(o.resume, model, &opt);
     const auto step_it = meta.find("step");
-    if (step_it == meta.end()) throw tg::Error(fmt::format("{} has no 'step' in its metadata", o.resume));
+    if (step_it == meta.end())
+      throw tg::Error(fmt::format("{} has no 'step' in its metadata", o.resume));
     start = std::stoi(step_it->second);
     std::map<std::string, std::string> sched_state;
     for (const auto& [k, v] : meta)
@@ -82,8 +86,8 @@ int run(const Options& o) {
     fmt::print("resumed from {} at step {}\n", o.resume, start);
   }
 
-  fmt::print("{}\n{} parameters, {} training points, Adam(lr={}), cosine schedule to {}\n", model.to_string(),
-             model.num_parameters(), o.points, o.lr, o.lr / 100);
+  fmt::print("{}\n{} parameters, {} training points, Adam(lr={}), cosine schedule to {}\n",
+             model.to_string(), model.num_parameters(), o.points, o.lr, o.lr / 100);
   fmt::print("{:>6}  {:>10}  {:>10}  {:>9}\n", "step", "train mse", "test mse", "lr");
   const int until = o.until > 0 ? std::min(o.until, o.steps) : o.steps;
   for (int step = start + 1; step <= until; ++step) {
@@ -93,14 +97,16 @@ int run(const Options& o) {
     tg::backward(loss);
     opt.step();
     sched.step();
-    if (step == 1 || step == 10 || step == 25 || step == 50 || step % o.print_every == 0 || step == until) {
+    if (step == 1 || step == 10 || step == 25 || step == 50 || step % o.print_every == 0 ||
+        step == until) {
       tg::NoGradGuard no_grad;
       const double test = tg::mse_loss(model.forward(x_test), y_test).item();
       fmt::print("{:>6}  {:>10.6f}  {:>10.6f}  {:>9.6f}\n", step, loss.item(), test, lr);
     }
   }
   if (!o.checkpoint.empty()) {
-    tg::nn::Metadata meta = {{"model", "mlp 1-h-h-1 tanh"}, {"hidden", std::to_string(o.hidden)},
+    tg::nn::Metadata meta = {{"model", "mlp 1-h-h-1 tanh"},
+                             {"hidden", std::to_string(o.hidden)},
                              {"step", std::to_string(until)}};
     for (const auto& [k, v] : sched.state_dict()) meta[std::string(sched_prefix) + k] = v;
     tg::nn::save_checkpoint(o.checkpoint, model, &opt, meta);
@@ -113,18 +119,30 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"Trains a small MLP on y = sin(x) + noise with Adam and a cosine schedule (docs/nn.md)."};
-  app.add_option("--steps", o.steps, "training steps (full batch)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--hidden", o.hidden, "hidden layer width")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--points", o.points, "training points")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--seed", o.seed, "seed for the data and the initial weights")->capture_default_str();
+  CLI::App app{
+      "Trains a small MLP on y = sin(x) + noise with Adam and a cosine schedule (docs/nn.md)."};
+  app.add_option("--steps", o.steps, "training steps (full batch)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--hidden", o.hidden, "hidden layer width")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--points", o.points, "training points")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--lr", o.lr, "Adam's learning rate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed, "seed for the data and the initial weights")
+      ->capture_default_str();
   app.add_option("--print-every", o.print_every, "print the loss every N steps")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--until", o.until, "stop after this step (then --checkpoint saves the run half way)")
+  app.add_option("--until", o.until,
+                 "stop after this step (then --checkpoint saves the run half way)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--checkpoint", o.checkpoint, "save model + optimizer here at the end (safetensors)");
+  app.add_option("--checkpoint", o.checkpoint,
+                 "save model + optimizer here at the end (safetensors)");
   app.add_option("--resume", o.resume, "continue the run saved in this checkpoint");
   try {
     app.parse(argc, argv);

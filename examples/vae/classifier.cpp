@@ -18,23 +18,30 @@ using tg::Variable;
 Variable cross_entropy(const Variable& logits, const std::vector<int>& labels) {
   const std::int64_t b = logits.value().size(0), k = logits.value().size(1);
   if (static_cast<std::int64_t>(labels.size()) != b)
-    throw tg::ValueError(fmt::format("cross_entropy: {} logit rows but {} labels", b, labels.size()));
+    throw tg::ValueError(
+        fmt::format("cross_entropy: {} logit rows but {} labels", b, labels.size()));
   // -(1/B) sum_i log softmax(l_i)[y_i], the label picked out by a one-hot mask.
   Tensor mask = Tensor::zeros({b, k}, logits.value().dtype());
   for (std::int64_t i = 0; i < b; ++i) {
     if (labels[i] < 0 || labels[i] >= k)
-      throw tg::ValueError(fmt::format("cross_entropy: label {} of row {} is outside 0..{}", labels[i], i, k - 1));
+      throw tg::ValueError(
+          fmt::format("cross_entropy: label {} of row {} is outside 0..{}", labels[i], i, k - 1));
     mask.set({i, labels[i]}, 1.0);
   }
   return -tg::sum(tg::log_softmax(logits, 1) * Variable(mask)) * (1.0 / static_cast<double>(b));
 }
 
-Classifier::Classifier(std::int64_t input, std::int64_t hidden, std::int64_t classes, tg::Generator* init) {
-  fc1_ = register_module("fc1", std::make_shared<tg::nn::Linear>(input, hidden, true, tg::DType::f32, init));
-  fc2_ = register_module("fc2", std::make_shared<tg::nn::Linear>(hidden, classes, true, tg::DType::f32, init));
+Classifier::Classifier(std::int64_t input, std::int64_t hidden, std::int64_t classes,
+                       tg::Generator* init) {
+  fc1_ = register_module(
+      "fc1", std::make_shared<tg::nn::Linear>(input, hidden, true, tg::DType::f32, init));
+  fc2_ = register_module(
+      "fc2", std::make_shared<tg::nn::Linear>(hidden, classes, true, tg::DType::f32, init));
 }
 
-Variable Classifier::forward(const Variable& x) { return fc2_->forward(tg::relu(fc1_->forward(x))); }
+Variable Classifier::forward(const Variable& x) {
+  return fc2_->forward(tg::relu(fc1_->forward(x)));
+}
 
 Tensor Classifier::probabilities(const Tensor& images) {
   tg::NoGradGuard no_grad;
@@ -74,7 +81,8 @@ std::unique_ptr<Classifier> train_classifier(const Data& data, int epochs, std::
     std::int64_t right = 0;
     for (std::int64_t i = 0; i < s.n; ++i) right += s.predicted[i] == data.test.labels[i];
     report->test_accuracy = s.n ? static_cast<double>(right) / static_cast<double>(s.n) : 0;
-    report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return c;
 }

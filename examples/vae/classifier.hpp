@@ -1,8 +1,8 @@
 // A small digit classifier, trained with tapegrad itself, that scores generated images for
-// `vae compare`: an MLP 784-256-ReLU-10 with softmax cross-entropy, Adam, a few epochs on the training
-// images. A decoded sample counts as "a clear digit" when the classifier gives one class a probability of
-// at least 0.9; the entropy of the histogram of predicted classes says whether a sampler covers all ten
-// classes (log2 10 = 3.32 bits) or keeps drawing the same few.
+// `vae compare`: an MLP 784-256-ReLU-10 with softmax cross-entropy, Adam, a few epochs on the
+// training images. A decoded sample counts as "a clear digit" when the classifier gives one class a
+// probability of at least 0.9; the entropy of the histogram of predicted classes says whether a
+// sampler covers all ten classes (log2 10 = 3.32 bits) or keeps drawing the same few.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -44,7 +44,8 @@ struct SamplerScore {
   std::int64_t n = 0;
   double confident = 0;     // share with max probability >= 0.9
   double confident_se = 0;  // its standard error, sqrt(p (1 - p) / n)
-  double entropy_bits = 0;  // entropy of the histogram of predicted classes, in bits (max log2 classes)
+  double entropy_bits =
+      0;  // entropy of the histogram of predicted classes, in bits (max log2 classes)
   std::vector<std::int64_t> histogram;  // predicted class counts
   std::vector<int> predicted;           // each image's predicted class
   std::vector<float> confidence;        // each image's max probability

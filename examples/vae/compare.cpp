@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/figures.hpp"
 #include "examples/vae/labels.hpp"
 #include "examples/vae/plot.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/ops.hpp"
 
@@ -42,12 +42,14 @@ Gaussian fit_gaussian(const std::vector<double>& x, std::int64_t n, std::int64_t
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < d; ++j)
       for (std::int64_t k = 0; k < d; ++k)
-        g.cov[j * d + k] += (x[i * d + j] - g.mean[j]) * (x[i * d + k] - g.mean[k]) / static_cast<double>(n - 1);
+        g.cov[j * d + k] +=
+            (x[i * d + j] - g.mean[j]) * (x[i * d + k] - g.mean[k]) / static_cast<double>(n - 1);
   // Cholesky, with a little jitter on the diagonal for codes that use fewer than d directions.
   double trace = 0;
   for (std::int64_t j = 0; j < d; ++j) trace += g.cov[j * d + j];
   std::vector<double> a = g.cov;
-  for (std::int64_t j = 0; j < d; ++j) a[j * d + j] += 1e-6 * trace / static_cast<double>(d) + 1e-12;
+  for (std::int64_t j = 0; j < d; ++j)
+    a[j * d + j] += 1e-6 * trace / static_cast<double>(d) + 1e-12;
   g.chol.assign(d * d, 0);
   for (std::int64_t j = 0; j < d; ++j) {
     for (std::int64_t k = 0; k <= j; ++k) {
@@ -97,10 +99,12 @@ Plane plane_of(const std::vector<double>& codes, std::int64_t n, std::int64_t d)
     return p;
   }
   Pca2d info;
-  pca_2d(std::vector<float>(codes.begin(), codes.end()), static_cast<int>(n), static_cast<int>(d), &info);
+  pca_2d(std::vector<float>(codes.begin(), codes.end()), static_cast<int>(n), static_cast<int>(d),
+         &info);
   p.c = info.mean;
   p.u = info.components;
-  p.xlabel = fmt::format("PC1 of the codes ({:.0f}% of variance)", 100 * info.variance[0] / info.total_variance);
+  p.xlabel = fmt::format("PC1 of the codes ({:.0f}% of variance)",
+                         100 * info.variance[0] / info.total_variance);
   p.ylabel = fmt::format("PC2 ({:.0f}% of variance)", 100 * info.variance[1] / info.total_variance);
   return p;
 }
@@ -121,19 +125,24 @@ std::array<double, 3> project_cov(const Plane& p, const std::vector<double>& s) 
 std::vector<const float*> tiles(const Tensor& images, std::int64_t count) {
   std::vector<const float*> out;
   const float* p = images.data<float>();
-  for (std::int64_t i = 0; i < std::min(count, images.size(0)); ++i) out.push_back(p + i * images.size(1));
+  for (std::int64_t i = 0; i < std::min(count, images.size(0)); ++i)
+    out.push_back(p + i * images.size(1));
   return out;
 }
 
-std::string pct(double share, double se) { return fmt::format("{:.1f}% +- {:.1f}%", 100 * share, 100 * se); }
+std::string pct(double share, double se) {
+  return fmt::format("{:.1f}% +- {:.1f}%", 100 * share, 100 * se);
+}
 
 std::string score_line(const SamplerScore& s) {
-  return fmt::format("{} clear (p >= 0.9), class entropy {:.2f} bits", pct(s.confident, s.confident_se), s.entropy_bits);
+  return fmt::format("{} clear (p >= 0.9), class entropy {:.2f} bits",
+                     pct(s.confident, s.confident_se), s.entropy_bits);
 }
 
 // 64 decodings in an 8 x 8 grid, each captioned with the classifier's class and probability.
 void write_scored_samples(const std::string& path, const Tensor& images, const SamplerScore& s,
-                          const std::vector<std::string>& names, const std::string& title, int rows, int cols) {
+                          const std::vector<std::string>& names, const std::string& title, int rows,
+                          int cols) {
   GridText text;
   text.title = title;
   std::vector<std::vector<const float*>> grid;
@@ -144,26 +153,34 @@ void write_scored_samples(const std::string& path, const Tensor& images, const S
       text.captions.emplace_back();
     }
     grid.back().push_back(t[i]);
-    text.captions.back().push_back(fmt::format("{} {:.2f}", short_name(names[s.predicted[i]], 5), s.confidence[i]));
+    text.captions.back().push_back(
+        fmt::format("{} {:.2f}", short_name(names[s.predicted[i]], 5), s.confidence[i]));
   }
   write_png_grid(path, grid, rows, cols, text, 2, 2);
 }
 
 std::string embed(const std::string& file, const std::string& mime, int x, int y, int w, int h) {
-  return fmt::format(R"(<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMinYMin meet" )"
-                     R"(href="data:{};base64,{}"/>)" "\n",
-                     x, y, w, h, mime, base64(tg::read_file(file)));
+  return fmt::format(
+      R"(<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMinYMin meet" )"
+      R"(href="data:{};base64,{}"/>)"
+      "\n",
+      x, y, w, h, mime, base64(tg::read_file(file)));
 }
 
 std::string xml_text(const std::string& s) {
   std::string out;
-  for (char c : s) out += c == '<' ? std::string("&lt;") : c == '>' ? std::string("&gt;") : c == '&' ? std::string("&amp;") : std::string(1, c);
+  for (char c : s)
+    out += c == '<'   ? std::string("&lt;")
+           : c == '>' ? std::string("&gt;")
+           : c == '&' ? std::string("&amp;")
+                      : std::string(1, c);
   return out;
 }
 
 }  // namespace
 
-std::vector<std::pair<std::int64_t, std::int64_t>> far_pairs(const Split& split, const std::vector<const Tensor*>& codes) {
+std::vector<std::pair<std::int64_t, std::int64_t>> far_pairs(
+    const Split& split, const std::vector<const Tensor*>& codes) {
   std::vector<std::vector<std::int64_t>> by_class(10);
   for (std::int64_t i = 0; i < split.size(); ++i)
     if (by_class[split.labels[i]].size() < 100) by_class[split.labels[i]].push_back(i);
@@ -181,7 +198,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> far_pairs(const Split& split,
     spread.push_back(std::sqrt(ss / static_cast<double>(n)) + 1e-12);
   }
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
-  for (auto [a, b] : std::vector<std::pair<int, int>>{{0, 1}, {1, 7}, {2, 3}, {4, 9}, {5, 6}, {3, 8}, {6, 0}, {7, 2}}) {
+  for (auto [a, b] : std::vector<std::pair<int, int>>{
+           {0, 1}, {1, 7}, {2, 3}, {4, 9}, {5, 6}, {3, 8}, {6, 0}, {7, 2}}) {
     double best = -1;
     std::pair<std::int64_t, std::int64_t> pick{-1, -1};
     for (auto i : by_class[a])
@@ -190,7 +208,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> far_pairs(const Split& split,
         for (std::size_t m = 0; m < codes.size(); ++m) {
           const std::int64_t d = codes[m]->size(1);
           double dist = 0;
-          for (std::int64_t k = 0; k < d; ++k) dist += std::pow(v[m][i * d + k] - v[m][j * d + k], 2);
+          for (std::int64_t k = 0; k < d; ++k)
+            dist += std::pow(v[m][i * d + k] - v[m][j * d + k], 2);
           score += std::sqrt(dist) / spread[m];
         }
         if (score > best) {
@@ -203,8 +222,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> far_pairs(const Split& split,
   return pairs;
 }
 
-CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_in, const Data& data, Classifier& clf,
-                             const CompareOptions& o) {
+CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_in,
+                             const Data& data, Classifier& clf, const CompareOptions& o) {
   tg::NoGradGuard no_grad;
   const Split& test = data.test;
   const std::vector<std::string>& names = o.class_names;
@@ -215,10 +234,13 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
   const std::int64_t d = cfg.latent, n = test.size();
   const int rows = static_cast<int>(cfg.rows), cols = static_cast<int>(cfg.cols);
   if (n < 10)
-    throw tg::ValueError(fmt::format("compare: needs at least 10 test images to fit a Gaussian to the codes, got {} "
-                                     "(raise --limit-test)",
-                                     n));
-  if (o.grid < 2) throw tg::ValueError(fmt::format("compare: the latent grid needs at least 2 points a side, got {}", o.grid));
+    throw tg::ValueError(
+        fmt::format("compare: needs at least 10 test images to fit a Gaussian to the codes, got {} "
+                    "(raise --limit-test)",
+                    n));
+  if (o.grid < 2)
+    throw tg::ValueError(
+        fmt::format("compare: the latent grid needs at least 2 points a side, got {}", o.grid));
   CompareResult result;
   result.latent = d;
   result.rows.push_back({"data", "test images", score_images(clf, test.images())});
@@ -234,8 +256,8 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
     fitted[m] = fit_gaussian(cv[m], n, d);
     plane[m] = plane_of(cv[m], n, d);
   }
-  // (b)'s box: at latent 2 the same for both models, wide enough for both models' codes (their 1st to
-  // 99th percentiles); wider latents get each model's own plane and box.
+  // (b)'s box: at latent 2 the same for both models, wide enough for both models' codes (their 1st
+  // to 99th percentiles); wider latents get each model's own plane and box.
   auto extent = [&](int m) {
     std::vector<double> a;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -244,13 +266,18 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
       a.push_back(std::abs(y));
     }
     std::sort(a.begin(), a.end());
-    return a.empty() ? 3.0 : std::max(3.0, a[static_cast<std::size_t>(0.99 * static_cast<double>(a.size() - 1))]);
+    return a.empty()
+               ? 3.0
+               : std::max(3.0,
+                          a[static_cast<std::size_t>(0.99 * static_cast<double>(a.size() - 1))]);
   };
   const double shared_box = std::max(extent(0), extent(1));
   const auto pairs = far_pairs(test, {&codes[0], &codes[1]});
   if (pairs.empty())
-    throw tg::ValueError("compare: no two of the interpolation pairs' classes (0-1, 1-7, 2-3, 4-9, 5-6, 3-8, 6-0, 7-2) "
-                         "are both among the test images (raise --limit-test)");
+    throw tg::ValueError(
+        "compare: no two of the interpolation pairs' classes (0-1, 1-7, 2-3, 4-9, 5-6, 3-8, 6-0, "
+        "7-2) "
+        "are both among the test images (raise --limit-test)");
 
   struct Pictures {
     std::string latent, grid, prior, fitted, interpolation;
@@ -277,14 +304,17 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
       const auto [fx, fy] = plane[m].project(fitted[m].mean.data());
       ScatterExtras extras;
       extras.class_names = names;
-      extras.ellipses.push_back({ox, oy, pi[0], pi[1], pi[2], 1, "N(0, I): 1 and 2 sd", "#000000", false});
+      extras.ellipses.push_back(
+          {ox, oy, pi[0], pi[1], pi[2], 1, "N(0, I): 1 and 2 sd", "#000000", false});
       extras.ellipses.push_back({ox, oy, pi[0], pi[1], pi[2], 2, "", "#000000", false});
-      extras.ellipses.push_back({fx, fy, pf[0], pf[1], pf[2], 1, "fitted Gaussian", "#d62728", true});
+      extras.ellipses.push_back(
+          {fx, fy, pf[0], pf[1], pf[2], 1, "fitted Gaussian", "#d62728", true});
       extras.ellipses.push_back({fx, fy, pf[0], pf[1], pf[2], 2, "", "#d62728", true});
       p.latent = path_in(o.dir, tag + "-latent.svg");
-      write_scatter_svg(p.latent, xs, ys, test.labels,
-                        fmt::format("{}, latent {}: test codes{}", titles[m], d, d == 2 ? "" : " (PCA)"),
-                        plane[m].xlabel, plane[m].ylabel, extras);
+      write_scatter_svg(
+          p.latent, xs, ys, test.labels,
+          fmt::format("{}, latent {}: test codes{}", titles[m], d, d == 2 ? "" : " (PCA)"),
+          plane[m].xlabel, plane[m].ylabel, extras);
     }
     // (b) decodings over the box, z1 left to right, z2 bottom to top.
     {
@@ -296,15 +326,22 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
       for (int r = 0; r < g; ++r)
         for (int c = 0; c < g; ++c)
           for (std::int64_t j = 0; j < d; ++j)
-            z.push_back(plane[m].c[j] + ticks[c] * plane[m].u[0][j] + ticks[g - 1 - r] * plane[m].u[1][j]);
-      const Tensor images = model.decode_mean(Variable(Tensor::from_values({g * g, d}, z)), Variable());
+            z.push_back(plane[m].c[j] + ticks[c] * plane[m].u[0][j] +
+                        ticks[g - 1 - r] * plane[m].u[1][j]);
+      const Tensor images =
+          model.decode_mean(Variable(Tensor::from_values({g * g, d}, z)), Variable());
       p.s_grid = score_images(clf, images);
       GridText text;
-      text.title = d == 2 ? fmt::format("{}: decodings of z over [-{:.1f}, {:.1f}]^2 (z1 across, z2 up)", titles[m], p.box, p.box)
-                          : fmt::format("{}: decodings over the codes' PC1-PC2 plane, +-{:.1f} (PC1 across, PC2 up)",
-                                        titles[m], p.box);
-      for (int c = 0; c < g; ++c) text.columns.push_back(c % 3 == 0 ? fmt::format("{:.1f}", ticks[c]) : "");
-      for (int r = 0; r < g; ++r) text.rows.push_back(r % 3 == 0 ? fmt::format("{:.1f}", ticks[g - 1 - r]) : "");
+      text.title =
+          d == 2 ? fmt::format("{}: decodings of z over [-{:.1f}, {:.1f}]^2 (z1 across, z2 up)",
+                               titles[m], p.box, p.box)
+                 : fmt::format(
+                       "{}: decodings over the codes' PC1-PC2 plane, +-{:.1f} (PC1 across, PC2 up)",
+                       titles[m], p.box);
+      for (int c = 0; c < g; ++c)
+        text.columns.push_back(c % 3 == 0 ? fmt::format("{:.1f}", ticks[c]) : "");
+      for (int r = 0; r < g; ++r)
+        text.rows.push_back(r % 3 == 0 ? fmt::format("{:.1f}", ticks[g - 1 - r]) : "");
       std::vector<std::vector<const float*>> grid(g);
       const auto t = tiles(images, g * g);
       for (int i = 0; i < g * g; ++i) grid[i / g].push_back(t[i]);
@@ -318,15 +355,17 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
       const Tensor prior_images = model.decode_mean(Variable(prior_z), Variable());
       p.s_prior = score_images(clf, prior_images);
       p.prior = path_in(o.dir, tag + "-samples-prior.png");
-      write_scored_samples(p.prior, prior_images, p.s_prior, names,
-                           fmt::format("{}: z ~ N(0, I)   (caption: classifier's class, probability)", titles[m]), rows,
-                           cols);
+      write_scored_samples(
+          p.prior, prior_images, p.s_prior, names,
+          fmt::format("{}: z ~ N(0, I)   (caption: classifier's class, probability)", titles[m]),
+          rows, cols);
       const Tensor fit_z = sample_gaussian(fitted[m], o.samples, gen).to(tg::DType::f32);
       const Tensor fit_images = model.decode_mean(Variable(fit_z), Variable());
       p.s_fitted = score_images(clf, fit_images);
       p.fitted = path_in(o.dir, tag + "-samples-fitted.png");
       write_scored_samples(p.fitted, fit_images, p.s_fitted, names,
-                           fmt::format("{}: z ~ a Gaussian fitted to its test codes", titles[m]), rows, cols);
+                           fmt::format("{}: z ~ a Gaussian fitted to its test codes", titles[m]),
+                           rows, cols);
     }
     // (d) interpolations: the two test images at the ends, 10 decodings between their codes.
     {
@@ -334,9 +373,11 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
       std::vector<Tensor> keep;
       std::vector<std::vector<const float*>> grid;
       GridText text;
-      text.title = fmt::format("{}: the straight line between two far-apart codes of different classes", titles[m]);
+      text.title = fmt::format(
+          "{}: the straight line between two far-apart codes of different classes", titles[m]);
       text.columns.push_back("image");
-      for (int k = 0; k < kSteps; ++k) text.columns.push_back(fmt::format("t={:.2g}", k / (kSteps - 1.0)));
+      for (int k = 0; k < kSteps; ++k)
+        text.columns.push_back(fmt::format("t={:.2g}", k / (kSteps - 1.0)));
       text.columns.push_back("image");
       std::vector<Tensor> all;
       for (auto [a, b] : pairs) {
@@ -351,7 +392,8 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
         for (const float* q : tiles(images, kSteps)) row.push_back(q);
         row.push_back(ends.data<float>() + ends.size(1));
         grid.push_back(row);
-        text.rows.push_back(fmt::format("{} -> {}", short_name(names[test.labels[a]], 5), short_name(names[test.labels[b]], 5)));
+        text.rows.push_back(fmt::format("{} -> {}", short_name(names[test.labels[a]], 5),
+                                        short_name(names[test.labels[b]], 5)));
       }
       p.s_interp = score_images(clf, tg::concat(all, 0));
       p.interpolation = path_in(o.dir, tag + "-interpolation.png");
@@ -368,33 +410,53 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
   const CompareModel* in[2] = {&ae_in, &vae_in};
   std::string svg = fmt::format(
       R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="2400" font-family="DejaVu Sans, Arial, sans-serif">)"
-      "\n" R"(<rect width="100%" height="100%" fill="white"/>)" "\n"
-      R"(<text x="20" y="34" font-size="22">Autoencoder vs VAE at latent {}: the same layers, data and epochs</text>)" "\n"
-      R"(<text x="20" y="60" font-size="14">Every set of decodings is scored by an MLP classifier trained on the training images; the test images themselves: {}</text>)" "\n",
+      "\n"
+      R"(<rect width="100%" height="100%" fill="white"/>)"
+      "\n"
+      R"(<text x="20" y="34" font-size="22">Autoencoder vs VAE at latent {}: the same layers, data and epochs</text>)"
+      "\n"
+      R"(<text x="20" y="60" font-size="14">Every set of decodings is scored by an MLP classifier trained on the training images; the test images themselves: {}</text>)"
+      "\n",
       2 * kCol + 20, d, xml_text(score_line(result.rows[0].score)));
   for (int m = 0; m < 2; ++m) {
     const Pictures& p = pic[m];
     const int x = 20 + kCol * m;
     const EpochMetrics& last = in[m]->history.back();
-    const std::string loss = m == 0 ? fmt::format("test reconstruction {:.1f} nats (no bound on -log p(x))", last.test_recon)
-                                    : fmt::format("test negative ELBO {:.1f} = recon {:.1f} + KL {:.1f} nats",
-                                                  last.test_loss, last.test_recon, last.test_kl);
+    const std::string loss =
+        m == 0 ? fmt::format("test reconstruction {:.1f} nats (no bound on -log p(x))",
+                             last.test_recon)
+               : fmt::format("test negative ELBO {:.1f} = recon {:.1f} + KL {:.1f} nats",
+                             last.test_loss, last.test_recon, last.test_kl);
     int y = 100;
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="18" font-weight="bold">{}: {}</text>)" "\n", x, y, titles[m], xml_text(loss));
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="18" font-weight="bold">{}: {}</text>)"
+                       "\n",
+                       x, y, titles[m], xml_text(loss));
     y += 14;
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(a) test codes, with N(0, I) and the Gaussian fitted to them</text>)" "\n", x, y + 12);
+    svg += fmt::format(
+        R"(<text x="{}" y="{}" font-size="14">(a) test codes, with N(0, I) and the Gaussian fitted to them</text>)"
+        "\n",
+        x, y + 12);
     svg += embed(p.latent, "image/svg+xml", x, y + 20, 720, 480);
     y += 520;
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(b) decodings over a grid of codes: {}</text>)" "\n", x, y + 12, xml_text(score_line(p.s_grid)));
+    svg += fmt::format(
+        R"(<text x="{}" y="{}" font-size="14">(b) decodings over a grid of codes: {}</text>)"
+        "\n",
+        x, y + 12, xml_text(score_line(p.s_grid)));
     svg += embed(p.grid, "image/png", x, y + 20, 520, 520);
     y += 560;
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(c) left, z ~ N(0, I): {}</text>)" "\n", x, y + 12, xml_text(score_line(p.s_prior)));
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">right, z ~ the fitted Gaussian: {}</text>)" "\n", x, y + 30,
-                       xml_text(score_line(p.s_fitted)));
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(c) left, z ~ N(0, I): {}</text>)"
+                       "\n",
+                       x, y + 12, xml_text(score_line(p.s_prior)));
+    svg += fmt::format(
+        R"(<text x="{}" y="{}" font-size="14">right, z ~ the fitted Gaussian: {}</text>)"
+        "\n",
+        x, y + 30, xml_text(score_line(p.s_fitted)));
     svg += embed(p.prior, "image/png", x, y + 38, 360, 460);
     svg += embed(p.fitted, "image/png", x + 370, y + 38, 360, 460);
     y += 520;
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(d) interpolations: {}</text>)" "\n", x, y + 12, xml_text(score_line(p.s_interp)));
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="14">(d) interpolations: {}</text>)"
+                       "\n",
+                       x, y + 12, xml_text(score_line(p.s_interp)));
     svg += embed(p.interpolation, "image/png", x, y + 20, 720, 560);
   }
   svg += "</svg>\n";
@@ -405,7 +467,8 @@ CompareResult compare_models(const CompareModel& ae_in, const CompareModel& vae_
 
 std::string compare_json(const ClassifierReport& clf, const std::vector<CompareResult>& results) {
   nlohmann::json j;
-  j["classifier"] = {{"epochs", clf.epochs}, {"test_accuracy", clf.test_accuracy}, {"threshold", 0.9}};
+  j["classifier"] = {
+      {"epochs", clf.epochs}, {"test_accuracy", clf.test_accuracy}, {"threshold", 0.9}};
   for (const auto& r : results)
     for (const auto& row : r.rows)
       j["rows"].push_back({{"latent", r.latent},

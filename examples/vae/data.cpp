@@ -17,9 +17,12 @@ Binarize parse_binarize(const std::string& s) {
 
 std::string binarize_name(Binarize b) {
   switch (b) {
-    case Binarize::none: return "none";
-    case Binarize::dynamic: return "dynamic";
-    case Binarize::fixed: return "static";
+    case Binarize::none:
+      return "none";
+    case Binarize::dynamic:
+      return "dynamic";
+    case Binarize::fixed:
+      return "static";
   }
   return "none";
 }
@@ -76,7 +79,8 @@ tg::Tensor Split::images(const std::vector<std::int64_t>& index) const {
 
 tg::Tensor Split::images(std::int64_t begin, std::int64_t end) const {
   if (begin < 0 || end > size() || begin > end)
-    throw tg::ValueError(fmt::format("Split::images: images [{}, {}) of a split of {}", begin, end, size()));
+    throw tg::ValueError(
+        fmt::format("Split::images: images [{}, {}) of a split of {}", begin, end, size()));
   tg::Tensor x = tg::Tensor::empty({end - begin, pixels()});
   to_float(bytes.data() + begin * pixels(), (end - begin) * pixels(), x.data<float>());
   return x;

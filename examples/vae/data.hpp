@@ -19,11 +19,14 @@ std::string binarize_name(Binarize b);
 
 // The images stay bytes (a quarter of the memory of floats) and become floats one batch at a time.
 struct Split {
-  std::vector<std::uint8_t> bytes;  // n * rows * cols: grey values 0..255, or 0 / 255 once binarized
-  std::vector<int> labels;          // n labels, 0..9
+  std::vector<std::uint8_t>
+      bytes;                // n * rows * cols: grey values 0..255, or 0 / 255 once binarized
+  std::vector<int> labels;  // n labels, 0..9
   int rows = 0, cols = 0;
   std::int64_t pixels() const { return static_cast<std::int64_t>(rows) * cols; }
-  std::int64_t size() const { return pixels() > 0 ? static_cast<std::int64_t>(bytes.size()) / pixels() : 0; }
+  std::int64_t size() const {
+    return pixels() > 0 ? static_cast<std::int64_t>(bytes.size()) / pixels() : 0;
+  }
   // The images `index` as an (index.size(), rows * cols) f32 tensor in [0, 1] (byte / 255).
   tg::Tensor images(const std::vector<std::int64_t>& index) const;
   // Images [begin, end), the same way.
@@ -40,8 +43,8 @@ struct Data {
 // own generator seeded from `seed`, so every model trained with the same seed sees the same bits.
 Data load_data(const std::string& dir, Binarize binarize, std::uint64_t seed);
 
-// Replaces every grey value x by a Bernoulli(x) draw (0 or 255), with the numbers of one fill from gen
-// over the whole split.
+// Replaces every grey value x by a Bernoulli(x) draw (0 or 255), with the numbers of one fill from
+// gen over the whole split.
 void binarize(Split& s, tg::Generator& gen);
 
 // Keeps the first n images of a split (for quick runs and tests); n <= 0 keeps all.

@@ -16,14 +16,16 @@ namespace vae {
 
 void write_dump(const std::string& path, Model& model, const Split& test, std::int64_t n) {
   if (n < 1 || n > test.size())
-    throw tg::ValueError(fmt::format("dump: --n {} is not in 1..{} (the number of test images)", n, test.size()));
+    throw tg::ValueError(
+        fmt::format("dump: --n {} is not in 1..{} (the number of test images)", n, test.size()));
   tg::NoGradGuard no_grad;
   std::vector<std::int64_t> index(static_cast<std::size_t>(n));
   std::iota(index.begin(), index.end(), 0);
   const Config& c = model.config();
   const tg::Tensor x = test.images(0, n);
-  const tg::Variable y = c.conditional() ? tg::Variable(one_hot(test, index, static_cast<int>(c.classes)))
-                                         : tg::Variable();
+  const tg::Variable y = c.conditional()
+                             ? tg::Variable(one_hot(test, index, static_cast<int>(c.classes)))
+                             : tg::Variable();
   const auto [mu, logvar] = model.encode(tg::Variable(x), y);
   const tg::Variable logits = model.decode(mu, y);
   std::vector<std::pair<std::string, tg::Tensor>> tensors{{"x", x}};

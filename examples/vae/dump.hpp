@@ -1,5 +1,5 @@
-// `vae dump`: a checkpoint's encoder and decoder outputs on test images, written as a safetensors file,
-// so that another framework given the same checkpoint can check it computes the same numbers
+// `vae dump`: a checkpoint's encoder and decoder outputs on test images, written as a safetensors
+// file, so that another framework given the same checkpoint can check it computes the same numbers
 // (tools/torch_roundtrip.py does this with PyTorch).
 #pragma once
 #include <cstdint>

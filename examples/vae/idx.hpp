@@ -1,6 +1,6 @@
 // Reading MNIST's IDX files (http://yann.lecun.com/exdb/mnist/), gzipped or raw, with every header
-// field and length checked: a bad file is a tg::FormatError naming the file and the byte offset, never
-// a crash or silently wrong data.
+// field and length checked: a bad file is a tg::FormatError naming the file and the byte offset,
+// never a crash or silently wrong data.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,9 +31,9 @@ struct MnistData {
 // image and label counts of each set must match, and both sets must have the same image size.
 MnistData load_mnist_dir(const std::string& dir);
 
-// The 10,000-digit subset embedded in the repository (examples/vae/data/mnist-subset), found from the
-// program's own place: <prefix>/share/tapegrad/mnist-subset once installed, <build>/share/tapegrad/...
-// (a link to the source folder) in the build tree.
+// The 10,000-digit subset embedded in the repository (examples/vae/data/mnist-subset), found from
+// the program's own place: <prefix>/share/tapegrad/mnist-subset once installed,
+// <build>/share/tapegrad/... (a link to the source folder) in the build tree.
 std::string default_data_dir();
 
 }  // namespace vae

@@ -10,8 +10,8 @@ namespace vae {
 // Fashion-MNIST's classes in label order (Zalando's README).
 const std::vector<std::string>& fashion_mnist_class_names();
 
-// `flag` (comma-separated, exactly ten non-empty names) when given; otherwise from the folder's name.
-// A bad flag is a tg::ValueError saying what is wrong.
+// `flag` (comma-separated, exactly ten non-empty names) when given; otherwise from the folder's
+// name. A bad flag is a tg::ValueError saying what is wrong.
 std::vector<std::string> class_names(const std::string& data_dir, const std::string& flag = "");
 
 // A short form for captions under a 56-pixel tile: at most `max_chars` characters.

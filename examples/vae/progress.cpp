@@ -53,8 +53,8 @@ ProgressBar::~ProgressBar() {
   if (outer_ != nullptr) outer_->draw();
 }
 
-std::string ProgressBar::render(const std::string& label, std::int64_t done, std::int64_t total, double seconds,
-                                const std::string& metric_name, double metric) {
+std::string ProgressBar::render(const std::string& label, std::int64_t done, std::int64_t total,
+                                double seconds, const std::string& metric_name, double metric) {
   constexpr int width = 30;
   const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
   std::string bar(static_cast<std::size_t>(filled), '#');
@@ -62,8 +62,8 @@ std::string ProgressBar::render(const std::string& label, std::int64_t done, std
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
   std::string line = fmt::format("{} [{}] {}/{}  {:.1f}/s", label, bar, done, total, rate);
   line += done >= total ? fmt::format("  {}", clock_text(seconds))
-          : rate > 0    ? fmt::format("  eta {}", clock_text(static_cast<double>(total - done) / rate))
-                        : std::string("  eta ?");
+          : rate > 0 ? fmt::format("  eta {}", clock_text(static_cast<double>(total - done) / rate))
+                     : std::string("  eta ?");
   if (!metric_name.empty()) line += fmt::format("  {} {:.2f}", metric_name, metric);
   return line;
 }
@@ -85,7 +85,8 @@ void ProgressBar::update(std::int64_t done, const std::string& metric_name, doub
   const auto now = std::chrono::steady_clock::now();
   if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
-  text_ = render(label_, done, total_, std::chrono::duration<double>(now - start_).count(), metric_name, metric);
+  text_ = render(label_, done, total_, std::chrono::duration<double>(now - start_).count(),
+                 metric_name, metric);
   if (g_active == this) draw();
 }
 

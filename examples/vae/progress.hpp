@@ -1,8 +1,8 @@
-// Terminal output of the VAE example: one progress bar at a time on stderr (label, bar, count, rate,
-// ETA and a running metric) and the lines printed under it. print_line() clears the bar before the
-// line and redraws it after, so a line is never glued onto a bar. The bar is drawn only when stdout
-// and stderr are both terminals; otherwise (a log file, a pipe, CI) there are only the plain lines,
-// without a single control character.
+// Terminal output of the VAE example: one progress bar at a time on stderr (label, bar, count,
+// rate, ETA and a running metric) and the lines printed under it. print_line() clears the bar
+// before the line and redraws it after, so a line is never glued onto a bar. The bar is drawn only
+// when stdout and stderr are both terminals; otherwise (a log file, a pipe, CI) there are only the
+// plain lines, without a single control character.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -27,8 +27,8 @@ class ProgressBar {
   void update(std::int64_t done, const std::string& metric_name = {}, double metric = 0);
 
   // The bar's text for `done` of `total` after `seconds` (no control codes); exposed for tests.
-  static std::string render(const std::string& label, std::int64_t done, std::int64_t total, double seconds,
-                            const std::string& metric_name, double metric);
+  static std::string render(const std::string& label, std::int64_t done, std::int64_t total,
+                            double seconds, const std::string& metric_name, double metric);
 
  private:
   friend void print_line(const std::string& line);
@@ -36,7 +36,8 @@ class ProgressBar {
   std::string label_, text_;
   std::int64_t total_;
   bool enabled_;
-  ProgressBar* outer_ = nullptr;  // the bar this one replaced (e.g. the epoch's, during its evaluation)
+  ProgressBar* outer_ =
+      nullptr;  // the bar this one replaced (e.g. the epoch's, during its evaluation)
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -11,11 +11,12 @@
 namespace vae {
 
 struct RunPage {
-  std::string title;                         // e.g. "vae run: runs/vae-20261203-091500"
-  std::string status;                        // e.g. "finished: 10 of 10 epochs"
-  std::map<std::string, std::string> config;  // the checkpoint's metadata (model and training settings)
+  std::string title;   // e.g. "vae run: runs/vae-20261203-091500"
+  std::string status;  // e.g. "finished: 10 of 10 epochs"
+  std::map<std::string, std::string>
+      config;  // the checkpoint's metadata (model and training settings)
   std::vector<EpochMetrics> history;
-  int best_epoch = 0;                        // marked in the table (0: none)
+  int best_epoch = 0;  // marked in the table (0: none)
 };
 
 // Writes dir/index.html (atomically), embedding the run's pictures that exist in `dir`

@@ -1,4 +1,5 @@
-// The training run of the `vae` program: output folders, resume, signals, and the files a run writes.
+// The training run of the `vae` program: output folders, resume, signals, and the files a run
+// writes.
 #include "examples/vae/run.hpp"
 
 #include <fmt/format.h>
@@ -32,13 +33,16 @@ void install_stop_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // the loop polls the flag: no system call needs interrupting
+  sa.sa_flags =
+      SA_RESETHAND | SA_RESTART;  // the loop polls the flag: no system call needs interrupting
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
 
 std::string signal_name(int sig) {
-  return sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig);
+  return sig == SIGINT    ? "SIGINT (Ctrl-C)"
+         : sig == SIGTERM ? "SIGTERM"
+                          : fmt::format("signal {}", sig);
 }
 
 bool looks_like_run(const fs::path& dir) {
@@ -67,10 +71,11 @@ std::map<std::string, std::string> settings(const TrainOptions& o) {
 }
 
 // A resumed run keeps its model and training flags; only these may be given again with new values
-// (a new --lr applies from the next step: Adam's moments are kept, like PyTorch's param_group["lr"]).
+// (a new --lr applies from the next step: Adam's moments are kept, like PyTorch's
+// param_group["lr"]).
 bool may_change_on_resume(const std::string& flag) {
-  return flag == "--epochs" || flag == "--lr" || flag == "--patience" || flag == "--snapshot-every" || flag == "--threads" ||
-         flag == "--resume";
+  return flag == "--epochs" || flag == "--lr" || flag == "--patience" ||
+         flag == "--snapshot-every" || flag == "--threads" || flag == "--resume";
 }
 
 }  // namespace
@@ -89,13 +94,15 @@ void check_out_dir(const std::string& dir, bool overwrite) {
     throw UsageError(fmt::format("--out {} is a file, not a folder; pick another --out", dir));
   if (fs::is_empty(dir, ec)) return;
   if (!overwrite)
-    throw UsageError(fmt::format("--out {} exists and is not empty; pass --overwrite to replace the run in it, "
-                                 "--resume {} to continue it, or another --out",
-                                 dir, dir));
+    throw UsageError(
+        fmt::format("--out {} exists and is not empty; pass --overwrite to replace the run in it, "
+                    "--resume {} to continue it, or another --out",
+                    dir, dir));
   if (!looks_like_run(dir))
-    throw UsageError(fmt::format("--out {} is not empty and holds no vae run (no metrics.jsonl or "
-                                 "model.safetensors), so --overwrite will not delete its files; pick another --out",
-                                 dir));
+    throw UsageError(fmt::format(
+        "--out {} is not empty and holds no vae run (no metrics.jsonl or "
+        "model.safetensors), so --overwrite will not delete its files; pick another --out",
+        dir));
 }
 
 void prepare_out_dir(const std::string& dir, bool empty_first) {
@@ -116,16 +123,18 @@ std::string fresh_path(const std::string& dir, const std::string& stem, const st
   return p.string();
 }
 
-void write_run_outputs(const std::string& dir, Model& model, const Data& data, const TrainOptions& o,
-                       const TrainResult& result, const std::string& status) {
+void write_run_outputs(const std::string& dir, Model& model, const Data& data,
+                       const TrainOptions& o, const TrainResult& result,
+                       const std::string& status) {
   const fs::path d(dir);
   auto at = [&](const char* f) { return (d / f).string(); };
   write_reconstructions(at("reconstructions.png"), model, data.test);
   const auto& names = o.class_names;
   write_samples(at("samples.png"), model, o.config.conditional() ? 100 : 64, -1, o.seed + 7, names);
-  write_interpolation(at("interpolation.png"), model, data.test, default_pairs(data.test), 10, names);
-  write_latent(at("latent.svg"), model, data.test, fmt::format("{}: test codes by label", model_name(o.config.kind)),
-               names);
+  write_interpolation(at("interpolation.png"), model, data.test, default_pairs(data.test), 10,
+                      names);
+  write_latent(at("latent.svg"), model, data.test,
+               fmt::format("{}: test codes by label", model_name(o.config.kind)), names);
   if (!result.history.empty()) write_loss(at("loss.svg"), result.history, o.config.variational());
   if (o.config.kind == ModelKind::sparse_ae) write_code_map(at("code.png"), model, data.test);
   RunPage page;
@@ -147,16 +156,19 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
     const fs::path dir(cmd.resume);
     if (cmd.given.count("--out"))
       throw UsageError("--out and --resume: a resumed run continues in its own folder; drop --out");
-    if (cmd.given.count("--overwrite")) throw UsageError("--overwrite and --resume contradict each other; pick one");
+    if (cmd.given.count("--overwrite"))
+      throw UsageError("--overwrite and --resume contradict each other; pick one");
     if (!fs::is_directory(dir))
-      throw UsageError(fmt::format("--resume {}: no such folder (--resume takes the folder a `vae train --out` "
-                                   "run wrote)",
-                                   cmd.resume));
+      throw UsageError(
+          fmt::format("--resume {}: no such folder (--resume takes the folder a `vae train --out` "
+                      "run wrote)",
+                      cmd.resume));
     const std::string ckpt = (dir / "model.safetensors").string();
     if (!fs::exists(ckpt))
-      throw tg::Error(fmt::format("--resume {}: {} is missing, so there is nothing to resume (a run writes it "
-                                  "after each epoch and when interrupted)",
-                                  cmd.resume, ckpt));
+      throw tg::Error(
+          fmt::format("--resume {}: {} is missing, so there is nothing to resume (a run writes it "
+                      "after each epoch and when interrupted)",
+                      cmd.resume, ckpt));
     const auto meta = tg::nn::load_safetensors(ckpt).metadata;
     TrainOptions stored = options_from_metadata(meta, ckpt);
     // Every model or training flag given again must say what the run says.
@@ -167,17 +179,21 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
       if (!cmd.given.count(flag) || may_change_on_resume(flag)) continue;
       auto it = mine.find(key);
       if (it != mine.end() && it->second != value)
-        diffs += fmt::format("\n  {}: the run has {}, this command says {}", flag, value, it->second);
+        diffs +=
+            fmt::format("\n  {}: the run has {}, this command says {}", flag, value, it->second);
     }
     auto data_it = meta.find("data");
-    if (data_it == meta.end()) throw tg::Error(fmt::format("{}: the checkpoint does not say its data folder", ckpt));
+    if (data_it == meta.end())
+      throw tg::Error(fmt::format("{}: the checkpoint does not say its data folder", ckpt));
     if (cmd.given.count("--data") &&
         fs::absolute(cmd.data_dir).lexically_normal().string() != data_it->second)
-      diffs += fmt::format("\n  --data: the run has {}, this command says {}", data_it->second, cmd.data_dir);
+      diffs += fmt::format("\n  --data: the run has {}, this command says {}", data_it->second,
+                           cmd.data_dir);
     if (!diffs.empty())
-      throw UsageError(fmt::format("--resume {}: a resumed run keeps its settings, and these differ:{}\n"
-                                   "(drop these flags to continue the run, or start a new run with --out)",
-                                   cmd.resume, diffs));
+      throw UsageError(
+          fmt::format("--resume {}: a resumed run keeps its settings, and these differ:{}\n"
+                      "(drop these flags to continue the run, or start a new run with --out)",
+                      cmd.resume, diffs));
     const std::string done_text = meta.count("epoch") ? meta.at("epoch") : "?";
     if (cmd.given.count("--epochs")) stored.epochs = o.epochs;
     if (cmd.given.count("--patience")) stored.patience = o.patience;
@@ -186,22 +202,27 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
     const int done = std::atoi(done_text.c_str());
     const bool mid_epoch = meta.count("epoch_step") && meta.at("epoch_step") != "0";
     if (done >= stored.epochs && !mid_epoch)
-      throw UsageError(fmt::format("--resume {}: the run has completed its {} epochs; pass --epochs N with N > {} "
-                                   "to train it further",
-                                   cmd.resume, done, done));
+      throw UsageError(fmt::format(
+          "--resume {}: the run has completed its {} epochs; pass --epochs N with N > {} "
+          "to train it further",
+          cmd.resume, done, done));
     if (done >= stored.epochs)
-      throw UsageError(fmt::format("--resume {}: --epochs {} would end before epoch {}, where the run stopped",
-                                   cmd.resume, stored.epochs, done + 1));
+      throw UsageError(
+          fmt::format("--resume {}: --epochs {} would end before epoch {}, where the run stopped",
+                      cmd.resume, stored.epochs, done + 1));
     if (!fs::exists(data_it->second))
-      throw tg::Error(fmt::format("--resume {}: the run was trained on the data in {}, which does not exist here",
-                                  cmd.resume, data_it->second));
+      throw tg::Error(fmt::format(
+          "--resume {}: the run was trained on the data in {}, which does not exist here",
+          cmd.resume, data_it->second));
     resumed_data = load_data(data_it->second, stored.binarize, stored.seed);
     truncate(resumed_data.train, stored.limit);
     truncate(resumed_data.test, stored.limit_test);
-    if (resumed_data.train.rows != stored.config.rows || resumed_data.train.cols != stored.config.cols)
-      throw tg::Error(fmt::format("--resume {}: the run's images were {}x{}; {} now holds {}x{} images", cmd.resume,
-                                  stored.config.rows, stored.config.cols, data_it->second, resumed_data.train.rows,
-                                  resumed_data.train.cols));
+    if (resumed_data.train.rows != stored.config.rows ||
+        resumed_data.train.cols != stored.config.cols)
+      throw tg::Error(
+          fmt::format("--resume {}: the run's images were {}x{}; {} now holds {}x{} images",
+                      cmd.resume, stored.config.rows, stored.config.cols, data_it->second,
+                      resumed_data.train.rows, resumed_data.train.cols));
     const fs::path metrics = dir / "metrics.jsonl";
     if (done > 0 || fs::exists(metrics)) stored.resume_history = read_metrics(metrics.string());
     stored.resume_checkpoint = ckpt;
@@ -211,10 +232,11 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
     o.out_dir = cmd.resume;
     data = &resumed_data;
     const std::int64_t steps = (resumed_data.train.size() + o.batch - 1) / o.batch;
-    print_line(fmt::format("resuming {} at epoch {}{}, until epoch {}", cmd.resume, done + 1,
-                           mid_epoch ? fmt::format(" step {} of {}", std::stoll(meta.at("epoch_step")) + 1, steps)
-                                     : std::string(),
-                           o.epochs));
+    print_line(fmt::format(
+        "resuming {} at epoch {}{}, until epoch {}", cmd.resume, done + 1,
+        mid_epoch ? fmt::format(" step {} of {}", std::stoll(meta.at("epoch_step")) + 1, steps)
+                  : std::string(),
+        o.epochs));
   }
 
   tg::Generator init(o.seed);
@@ -230,24 +252,30 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
   } catch (...) {
     // A fresh run that stopped before writing anything leaves no empty folder behind.
     std::error_code ec;
-    if (!resumed && fs::is_directory(o.out_dir, ec) && fs::is_empty(o.out_dir, ec)) fs::remove(o.out_dir, ec);
+    if (!resumed && fs::is_directory(o.out_dir, ec) && fs::is_empty(o.out_dir, ec))
+      fs::remove(o.out_dir, ec);
     throw;
   }
   const int epochs_done = result.history.empty() ? 0 : result.history.back().epoch;
   std::string status;
   switch (result.stopped) {
-    case Stopped::finished: status = fmt::format("finished: {} of {} epochs", epochs_done, o.epochs); break;
+    case Stopped::finished:
+      status = fmt::format("finished: {} of {} epochs", epochs_done, o.epochs);
+      break;
     case Stopped::early:
-      status = fmt::format("stopped early after epoch {}: the test loss has not improved for {} epochs "
-                           "(--patience {}); the best, {:.3f} at epoch {}, is in best.safetensors",
-                           epochs_done, epochs_done - result.best_epoch, o.patience, result.best_test_loss,
-                           result.best_epoch);
+      status = fmt::format(
+          "stopped early after epoch {}: the test loss has not improved for {} epochs "
+          "(--patience {}); the best, {:.3f} at epoch {}, is in best.safetensors",
+          epochs_done, epochs_done - result.best_epoch, o.patience, result.best_test_loss,
+          result.best_epoch);
       break;
     case Stopped::interrupted:
       status = result.step_in_epoch > 0
-                   ? fmt::format("interrupted by {} at epoch {}, step {} of {}", signal_name(result.signal),
-                                 epochs_done + 1, result.step_in_epoch, result.steps_per_epoch)
-                   : fmt::format("interrupted by {} after epoch {}", signal_name(result.signal), epochs_done);
+                   ? fmt::format("interrupted by {} at epoch {}, step {} of {}",
+                                 signal_name(result.signal), epochs_done + 1, result.step_in_epoch,
+                                 result.steps_per_epoch)
+                   : fmt::format("interrupted by {} after epoch {}", signal_name(result.signal),
+                                 epochs_done);
       break;
   }
   write_run_outputs(o.out_dir, model, *data, o, result,
@@ -256,15 +284,18 @@ int run_training(TrainCommand cmd, const Data* fresh_data) {
                         : status);
   if (result.stopped == Stopped::interrupted) {
     std::fflush(stdout);
-    std::fputs(fmt::format("{}; the checkpoint and pictures are written.\nresume with: vae train --resume {}\n",
-                           status, o.out_dir)
-                   .c_str(),
-               stderr);
+    std::fputs(
+        fmt::format(
+            "{}; the checkpoint and pictures are written.\nresume with: vae train --resume {}\n",
+            status, o.out_dir)
+            .c_str(),
+        stderr);
     return 128 + result.signal;
   }
   if (result.stopped == Stopped::early) print_line(status);
-  print_line(fmt::format("wrote {}/: model.safetensors, best.safetensors (epoch {}), metrics.jsonl, pictures{}",
-                         o.out_dir, result.best_epoch, o.snapshot_every > 0 ? ", snapshots/" : ""));
+  print_line(fmt::format(
+      "wrote {}/: model.safetensors, best.safetensors (epoch {}), metrics.jsonl, pictures{}",
+      o.out_dir, result.best_epoch, o.snapshot_every > 0 ? ", snapshots/" : ""));
   print_line(fmt::format("open {}/index.html to see the run", o.out_dir));
   return 0;
 }

@@ -4,19 +4,19 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <type_traits>
 
+#include "examples/vae/figures.hpp"
+#include "examples/vae/progress.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/profile.hpp"
 #include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/distributions/normal.hpp"
-#include "examples/vae/figures.hpp"
-#include "examples/vae/progress.hpp"
 #include "tapegrad/nn/checkpoint.hpp"
 #include "tapegrad/nn/optim.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
@@ -29,16 +29,22 @@ using tg::Tensor;
 using tg::Variable;
 
 std::string EpochMetrics::json() const {
-  nlohmann::json j{{"epoch", epoch},         {"train_loss", train_loss}, {"test_loss", test_loss},
-                   {"test_recon", test_recon}, {"test_kl", test_kl},     {"seconds", seconds}};
+  nlohmann::json j{{"epoch", epoch},           {"train_loss", train_loss}, {"test_loss", test_loss},
+                   {"test_recon", test_recon}, {"test_kl", test_kl},       {"seconds", seconds}};
   if (std::isfinite(test_inactive)) j["test_inactive"] = test_inactive;
   return j.dump();
 }
 
 std::string EvalResult::json() const {
-  nlohmann::json j{{"images", images},   {"neg_elbo", loss},         {"recon", recon},
-                   {"kl", kl},           {"active_units", active_units}, {"latent", latent},
-                   {"neg_elbo_se", loss_se}, {"recon_se", recon_se}, {"kl_se", kl_se}};
+  nlohmann::json j{{"images", images},
+                   {"neg_elbo", loss},
+                   {"recon", recon},
+                   {"kl", kl},
+                   {"active_units", active_units},
+                   {"latent", latent},
+                   {"neg_elbo_se", loss_se},
+                   {"recon_se", recon_se},
+                   {"kl_se", kl_se}};
   if (iw_samples > 0) {
     j["iw_samples"] = iw_samples;
     j["neg_log_px_iwae"] = iwae;  // nlohmann writes a NaN as null
@@ -71,8 +77,9 @@ Split eval_split(const Split& s, Binarize binarize, tg::Generator& gen) {
 }
 
 Variable label_batch(const Model& model, const Split& s, const std::vector<std::int64_t>& idx) {
-  return model.config().conditional() ? Variable(one_hot(s, idx, static_cast<int>(model.config().classes)))
-                                      : Variable();
+  return model.config().conditional()
+             ? Variable(one_hot(s, idx, static_cast<int>(model.config().classes)))
+             : Variable();
 }
 
 void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& history) {
@@ -91,27 +98,32 @@ const std::string& meta_get(const std::map<std::string, std::string>& meta, cons
                             const std::string& file) {
   auto it = meta.find(key);
   if (it == meta.end())
-    throw tg::Error(fmt::format("{}: the checkpoint has no '{}' entry: it was not written by `vae train` "
-                                "of this version, so it cannot be resumed",
-                                file, key));
+    throw tg::Error(
+        fmt::format("{}: the checkpoint has no '{}' entry: it was not written by `vae train` "
+                    "of this version, so it cannot be resumed",
+                    file, key));
   return it->second;
 }
 
 template <class T>
-T meta_number(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& file) {
+T meta_number(const std::map<std::string, std::string>& meta, const std::string& key,
+              const std::string& file) {
   const std::string& text = meta_get(meta, key, file);
   T value{};
   std::size_t used = 0;
   try {
-    if constexpr (std::is_same_v<T, double>) value = std::stod(text, &used);
-    else if constexpr (std::is_unsigned_v<T>) value = static_cast<T>(std::stoull(text, &used));
-    else value = static_cast<T>(std::stoll(text, &used));
+    if constexpr (std::is_same_v<T, double>)
+      value = std::stod(text, &used);
+    else if constexpr (std::is_unsigned_v<T>)
+      value = static_cast<T>(std::stoull(text, &used));
+    else
+      value = static_cast<T>(std::stoll(text, &used));
   } catch (const std::exception&) {
     used = 0;
   }
   if (used != text.size() || text.empty())
-    throw tg::Error(fmt::format("{}: the checkpoint's '{}' is '{}', not a number: the file is damaged", file,
-                                key, text));
+    throw tg::Error(fmt::format(
+        "{}: the checkpoint's '{}' is '{}', not a number: the file is damaged", file, key, text));
   return value;
 }
 
@@ -119,8 +131,8 @@ T meta_number(const std::map<std::string, std::string>& meta, const std::string&
 std::string exact(double v) { return fmt::format("{:a}", v); }
 
 // Every value finite? A NaN or an infinity makes the (SIMD) sum NaN or infinite, so a finite sum
-// proves it; only when the sum is not finite (which finite values can also give, by overflow) are the
-// values looked at one by one. Several times faster than the element loop on every step.
+// proves it; only when the sum is not finite (which finite values can also give, by overflow) are
+// the values looked at one by one. Several times faster than the element loop on every step.
 template <class T>
 bool all_finite(const Tensor& t) {
   const T* p = t.data<T>();
@@ -130,7 +142,9 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
-bool finite(const Tensor& t) { return t.dtype() == tg::DType::f64 ? all_finite<double>(t) : all_finite<float>(t); }
+bool finite(const Tensor& t) {
+  return t.dtype() == tg::DType::f64 ? all_finite<double>(t) : all_finite<float>(t);
+}
 
 // The first parameter whose gradient holds a NaN or Inf, or -1.
 int first_nonfinite_grad(const std::vector<Variable>& params) {
@@ -157,7 +171,8 @@ std::map<std::string, std::string> train_metadata(const TrainOptions& o) {
           {"snapshot_every", std::to_string(o.snapshot_every)}};
 }
 
-TrainOptions options_from_metadata(const std::map<std::string, std::string>& meta, const std::string& file) {
+TrainOptions options_from_metadata(const std::map<std::string, std::string>& meta,
+                                   const std::string& file) {
   TrainOptions o;
   o.config = Config::from_metadata(meta, file);
   o.epochs = meta_number<int>(meta, "epochs", file);
@@ -193,7 +208,8 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
       m.test_recon = j.at("test_recon").get<double>();
       m.test_kl = j.at("test_kl").get<double>();
       m.seconds = j.at("seconds").get<double>();
-      if (m.epoch != n) throw tg::Error(fmt::format("epoch {} where epoch {} was expected", m.epoch, n));
+      if (m.epoch != n)
+        throw tg::Error(fmt::format("epoch {} where epoch {} was expected", m.epoch, n));
       out.push_back(m);
     } catch (const std::exception& e) {
       throw tg::Error(fmt::format("{}: line {}: {}", path, n, e.what()));
@@ -207,7 +223,8 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
   const Split& train_set = data.train;
   const std::int64_t n = train_set.size();
   if (n == 0) throw tg::ValueError("train: the training set is empty");
-  if (opt.batch <= 0) throw tg::ValueError(fmt::format("--batch must be positive, got {}", opt.batch));
+  if (opt.batch <= 0)
+    throw tg::ValueError(fmt::format("--batch must be positive, got {}", opt.batch));
   tg::Generator gen(opt.seed);
   const std::vector<Variable> params = model.parameters();
   tg::optim::Adam optimizer(params, opt.lr);
@@ -217,7 +234,8 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
 
   TrainResult r;
   r.steps_per_epoch = steps;
-  // Where the run stands: epochs done, the steps done of the next one and that epoch's running sums.
+  // Where the run stands: epochs done, the steps done of the next one and that epoch's running
+  // sums.
   int done_epochs = 0;
   std::int64_t global_step = 0, epoch_step = 0;
   std::uint64_t epoch_offset = 0;  // the generator's offset when the epoch began (its permutation)
@@ -237,13 +255,15 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
     r.best_epoch = meta_number<int>(meta, "best_epoch", f);
     best = meta_number<double>(meta, "best_test_loss", f);
     if (epoch_step < 0 || epoch_step >= steps)
-      throw tg::Error(fmt::format("{}: the checkpoint stopped at step {} of an epoch of {} steps", f, epoch_step,
-                                  steps));
+      throw tg::Error(fmt::format("{}: the checkpoint stopped at step {} of an epoch of {} steps",
+                                  f, epoch_step, steps));
     if (static_cast<int>(opt.resume_history.size()) < done_epochs)
-      throw tg::Error(fmt::format("{}: it records {} epochs, but the checkpoint beside it has {}: the run "
-                                  "folder is inconsistent",
-                                  (out / "metrics.jsonl").string(), opt.resume_history.size(), done_epochs));
-    // An epoch written to metrics.jsonl just before a hard kill, but not to the checkpoint, is redone.
+      throw tg::Error(
+          fmt::format("{}: it records {} epochs, but the checkpoint beside it has {}: the run "
+                      "folder is inconsistent",
+                      (out / "metrics.jsonl").string(), opt.resume_history.size(), done_epochs));
+    // An epoch written to metrics.jsonl just before a hard kill, but not to the checkpoint, is
+    // redone.
     r.history.assign(opt.resume_history.begin(), opt.resume_history.begin() + done_epochs);
   }
   r.best_test_loss = best;
@@ -277,9 +297,12 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
     const std::uint64_t resume_offset = gen.offset();
     gen.set_offset(epoch_offset);
     const auto perm = permutation(n, gen);
-    if (epoch_step > 0) gen.set_offset(resume_offset);  // mid-epoch: the draws after the last step done
+    if (epoch_step > 0)
+      gen.set_offset(resume_offset);  // mid-epoch: the draws after the last step done
     const auto start = std::chrono::steady_clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     {
       ProgressBar bar(fmt::format("epoch {}/{}", epoch, opt.epochs), steps, opt.progress);
       for (std::int64_t s = epoch_step; s < steps; ++s) {
@@ -290,16 +313,18 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
         const Variable y = label_batch(model, train_set, idx);
         // --kl-warmup: beta grows linearly from 0 over the first kl_warmup epochs.
         const double progress = (epoch - 1) + static_cast<double>(s) / static_cast<double>(steps);
-        const double beta = opt.kl_warmup > 0 ? opt.beta * std::min(1.0, progress / opt.kl_warmup) : opt.beta;
+        const double beta =
+            opt.kl_warmup > 0 ? opt.beta * std::min(1.0, progress / opt.kl_warmup) : opt.beta;
         const Terms t = model.loss(x, y, beta, gen);
         optimizer.zero_grad();
         tg::backward(t.objective);
         const double batch_neg_elbo = t.recon.item() + t.kl.item();
         const int bad_grad = first_nonfinite_grad(params);
         if (!std::isfinite(batch_neg_elbo) || !std::isfinite(t.objective.item()) || bad_grad >= 0) {
-          const std::string what =
-              bad_grad >= 0 ? fmt::format("the gradient of {} is not finite", model.named_parameters()[bad_grad].first)
-                            : fmt::format("the loss is {}", batch_neg_elbo);
+          const std::string what = bad_grad >= 0
+                                       ? fmt::format("the gradient of {} is not finite",
+                                                     model.named_parameters()[bad_grad].first)
+                                       : fmt::format("the loss is {}", batch_neg_elbo);
           // The same step again (same batch, same z draws, same weights) in anomaly mode, which
           // names the first op whose output or gradient is not finite.
           std::string op = "anomaly mode found no op with a NaN or Inf output or gradient";
@@ -316,17 +341,21 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
           const std::string kept =
               opt.out_dir.empty() || !fs::exists(checkpoint)
                   ? std::string("no epoch was completed, so no checkpoint was written")
-                  : fmt::format("the last good checkpoint (after epoch {}) is kept in {}", done_epochs, checkpoint);
-          throw tg::Error(fmt::format("train: epoch {}, step {}/{}: {}, so training stopped.\n  {}\n  {}; "
-                                      "try a lower --lr (this run: {})",
-                                      epoch, s + 1, steps, what, op, kept, opt.lr));
+                  : fmt::format("the last good checkpoint (after epoch {}) is kept in {}",
+                                done_epochs, checkpoint);
+          throw tg::Error(
+              fmt::format("train: epoch {}, step {}/{}: {}, so training stopped.\n  {}\n  {}; "
+                          "try a lower --lr (this run: {})",
+                          epoch, s + 1, steps, what, op, kept, opt.lr));
         }
         optimizer.step();
         ++global_step;
         epoch_sum += batch_neg_elbo;
         epoch_step = s + 1;
-        if (opt.test_signal_at_step > 0 && ++steps_here == opt.test_signal_at_step) std::raise(SIGINT);
-        bar.update(s + 1, "loss", epoch_sum / static_cast<double>(std::min(n, (s + 1) * opt.batch)));
+        if (opt.test_signal_at_step > 0 && ++steps_here == opt.test_signal_at_step)
+          std::raise(SIGINT);
+        bar.update(s + 1, "loss",
+                   epoch_sum / static_cast<double>(std::min(n, (s + 1) * opt.batch)));
         if (stop_requested() && s + 1 < steps) {
           // Mid-epoch: the checkpoint holds the steps done, the running sum and the RNG offset.
           epoch_seconds += elapsed();
@@ -342,7 +371,8 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
     m.epoch = epoch;
     m.seconds = epoch_seconds + elapsed();
     m.train_loss = epoch_sum / static_cast<double>(n);
-    const EvalResult e = evaluate(model, data.test, opt.binarize, 0, opt.seed + 1000003ULL * epoch, opt.progress);
+    const EvalResult e =
+        evaluate(model, data.test, opt.binarize, 0, opt.seed + 1000003ULL * epoch, opt.progress);
     m.test_loss = e.loss;
     m.test_recon = e.recon;
     m.test_kl = e.kl;
@@ -363,9 +393,10 @@ TrainResult train_run(Model& model, const Data& data, const TrainOptions& opt,
       if (improved) save((out / "best.safetensors").string(), false);
       if (opt.snapshot_every > 0 && epoch % opt.snapshot_every == 0) {
         fs::create_directories(out / "snapshots");
-        // The same z every time (the pictures' seed), so the snapshots show one set of codes learning.
-        write_samples((out / "snapshots" / fmt::format("samples-epoch-{:03}.png", epoch)).string(), model, 64, -1,
-                      opt.seed + 7);
+        // The same z every time (the pictures' seed), so the snapshots show one set of codes
+        // learning.
+        write_samples((out / "snapshots" / fmt::format("samples-epoch-{:03}.png", epoch)).string(),
+                      model, 64, -1, opt.seed + 7);
       }
     }
     if (on_epoch) on_epoch(m);
@@ -429,7 +460,8 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
     r.recon += t.recon.item();
     r.kl += t.kl.item();
     const std::vector<double> rec = t.recon_each.value().to_vector();
-    const std::vector<double> kl = t.kl_each.defined() ? t.kl_each.value().to_vector() : std::vector<double>(rec.size());
+    const std::vector<double> kl =
+        t.kl_each.defined() ? t.kl_each.value().to_vector() : std::vector<double>(rec.size());
     for (std::size_t i = 0; i < rec.size(); ++i) {
       sq_recon += rec[i] * rec[i];
       sq_kl += kl[i] * kl[i];
@@ -455,34 +487,40 @@ EvalResult evaluate(Model& model, const Split& split, Binarize binarize, int iw_
   for (double v : var.to_vector()) r.active_units += v > 0.01;
 
   // eq. (17): L_K = log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x), in log space. The K
-  // samples of an image go through the model in chunks of at most kChunk, their log-sum-exp combined
-  // as it goes, so memory is that of one chunk whatever K is.
+  // samples of an image go through the model in chunks of at most kChunk, their log-sum-exp
+  // combined as it goes, so memory is that of one chunk whatever K is.
   if (iw_samples > 0 && cfg.variational()) {
     r.iw_samples = iw_samples;
     ProgressBar bar("importance-weighted bound", s.size(), progress);
     double neg_lk = 0, sq_lk = 0;
     const std::int64_t K = iw_samples, d = cfg.latent;
-    const tg::dist::Normal prior(Variable(Tensor::scalar(0, tg::DType::f32)), Variable(Tensor::scalar(1, tg::DType::f32)));
+    const tg::dist::Normal prior(Variable(Tensor::scalar(0, tg::DType::f32)),
+                                 Variable(Tensor::scalar(1, tg::DType::f32)));
     for (std::int64_t i = 0; i < s.size(); ++i) {
       const std::vector<std::int64_t> one{i};
       const Variable x(s.images(one));
       const Variable y = label_batch(model, s, one);
       const auto [m, logvar] = model.encode(x, y);
       const Tensor sigma = tg::exp(logvar.value() * 0.5);
-      double lse = -std::numeric_limits<double>::infinity();  // log sum_k w_k over the chunks so far
+      double lse =
+          -std::numeric_limits<double>::infinity();  // log sum_k w_k over the chunks so far
       for (std::int64_t k0 = 0; k0 < K; k0 += kIwChunk) {
         const std::int64_t k = std::min(kIwChunk, K - k0);
         const tg::dist::Normal q(Variable(tg::broadcast_to(m.value(), {k, d})),
                                  Variable(tg::broadcast_to(sigma, {k, d})));
         const Variable z = q.sample({}, &gen);
         const Variable xk(tg::broadcast_to(x.value(), {k, cfg.input()}));
-        const Variable yk = y.defined() ? Variable(tg::broadcast_to(y.value(), {k, cfg.classes})) : Variable();
+        const Variable yk =
+            y.defined() ? Variable(tg::broadcast_to(y.value(), {k, cfg.classes})) : Variable();
         const Tensor log_w = model.log_likelihood(model.decode(z, yk), xk).value() +
-                             tg::sum(prior.log_prob(z).value(), {1}) - tg::sum(q.log_prob(z).value(), {1});
+                             tg::sum(prior.log_prob(z).value(), {1}) -
+                             tg::sum(q.log_prob(z).value(), {1});
         const double chunk = tg::logsumexp(log_w.to(tg::DType::f64)).item();
         const double hi = std::max(lse, chunk);
-        if (std::isfinite(hi)) lse = hi + std::log(std::exp(lse - hi) + std::exp(chunk - hi));
-        else lse = hi;  // -inf (every weight 0) or +inf/NaN: nothing to combine
+        if (std::isfinite(hi))
+          lse = hi + std::log(std::exp(lse - hi) + std::exp(chunk - hi));
+        else
+          lse = hi;  // -inf (every weight 0) or +inf/NaN: nothing to combine
       }
       const double lk = lse - std::log(static_cast<double>(K));
       neg_lk -= lk;

@@ -1,15 +1,15 @@
 // Tests for autograd/conv.cpp: conv2d and conv_transpose2d against central differences in f64
-// (gradcheck, and gradgradcheck for the backward's own backward) over strides 1 and 2, paddings 0, 1
-// and 2, odd sizes, batch 1 and 3, with and without bias; the forward values are the tensor library's;
-// a zero incoming gradient stays an exact zero.
+// (gradcheck, and gradgradcheck for the backward's own backward) over strides 1 and 2, paddings 0,
+// 1 and 2, odd sizes, batch 1 and 3, with and without bias; the forward values are the tensor
+// library's; a zero incoming gradient stays an exact zero.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "tapegrad/autograd/conv.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
-#include "support.hpp"
 #include "tapegrad/tensor/random.hpp"
 
 namespace {
@@ -21,10 +21,17 @@ using tg::Tensor;
 using tg::Variable;
 using Vars = std::vector<Variable>;
 
-Variable param(const Shape& s, tg::Generator& gen) { return {Tensor::randn(s, DType::f64, &gen), true}; }
+Variable param(const Shape& s, tg::Generator& gen) {
+  return {Tensor::randn(s, DType::f64, &gen), true};
+}
 
-ConvOptions opts(std::int64_t stride, std::int64_t padding, std::int64_t dilation = 1, std::int64_t outpad = 0) {
-  return ConvOptions().set_stride(stride).set_padding(padding).set_dilation(dilation).set_output_padding(outpad);
+ConvOptions opts(std::int64_t stride, std::int64_t padding, std::int64_t dilation = 1,
+                 std::int64_t outpad = 0) {
+  return ConvOptions()
+      .set_stride(stride)
+      .set_padding(padding)
+      .set_dilation(dilation)
+      .set_output_padding(outpad);
 }
 
 // A fixed random projection of the output, so one scalar carries every output element (and
@@ -34,18 +41,21 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  return fmt::format("batch {} {}->{} {}x{} k{} stride {} padding {} dilation {} output_padding {}", c.batch,
-                     c.cin, c.cout, c.h, c.w, c.k, c.stride, c.padding, c.dilation, c.outpad);
+  return fmt::format("batch {} {}->{} {}x{} k{} stride {} padding {} dilation {} output_padding {}",
+                     c.batch, c.cin, c.cout, c.h, c.w, c.k, c.stride, c.padding, c.dilation,
+                     c.outpad);
 }
 
 const std::vector<Case> kCases = {
-    {1, 1, 2, 5, 5, 3, 1, 0},  {3, 2, 3, 5, 7, 3, 1, 1}, {1, 2, 2, 7, 5, 4, 2, 1},
-    {3, 1, 2, 6, 5, 3, 2, 2},  {1, 3, 2, 5, 6, 2, 2, 0}, {3, 2, 1, 7, 7, 3, 1, 2, 2},
+    {1, 1, 2, 5, 5, 3, 1, 0}, {3, 2, 3, 5, 7, 3, 1, 1}, {1, 2, 2, 7, 5, 4, 2, 1},
+    {3, 1, 2, 6, 5, 3, 2, 2}, {1, 3, 2, 5, 6, 2, 2, 0}, {3, 2, 1, 7, 7, 3, 1, 2, 2},
 };
 
 }  // namespace
 
-TEST_CASE("conv2d: gradcheck over strides, paddings, odd sizes, batch 1 and 3, with and without bias", "[conv]") {
+TEST_CASE(
+    "conv2d: gradcheck over strides, paddings, odd sizes, batch 1 and 3, with and without bias",
+    "[conv]") {
   tg::Generator gen(1);
   for (const Case& c : kCases) {
     for (bool bias : {true, false}) {
@@ -62,7 +72,9 @@ TEST_CASE("conv2d: gradcheck over strides, paddings, odd sizes, batch 1 and 3, w
   }
 }
 
-TEST_CASE("conv_transpose2d: gradcheck over strides, paddings, output_padding, with and without bias", "[conv]") {
+TEST_CASE(
+    "conv_transpose2d: gradcheck over strides, paddings, output_padding, with and without bias",
+    "[conv]") {
   tg::Generator gen(2);
   std::vector<Case> cases = kCases;
   cases.push_back({3, 2, 3, 4, 5, 3, 2, 1, 1, 1});  // output_padding 1
@@ -73,7 +85,9 @@ TEST_CASE("conv_transpose2d: gradcheck over strides, paddings, output_padding, w
       const ConvOptions o = opts(c.stride, c.padding, c.dilation, c.outpad);
       Vars in{param({c.batch, c.cin, c.h, c.w}, gen), param({c.cin, c.cout, c.k, c.k}, gen)};
       if (bias) in.push_back(param({c.cout}, gen));
-      auto fn = [&](const Vars& v) { return tg::conv_transpose2d(v[0], v[1], bias ? v[2] : Variable(), o); };
+      auto fn = [&](const Vars& v) {
+        return tg::conv_transpose2d(v[0], v[1], bias ? v[2] : Variable(), o);
+      };
       CHECK(tg::gradcheck(fn, in));
     }
   }
@@ -81,7 +95,9 @@ TEST_CASE("conv_transpose2d: gradcheck over strides, paddings, output_padding, w
 
 TEST_CASE("conv2d and conv_transpose2d: gradgradcheck (the backward is differentiable)", "[conv]") {
   tg::Generator gen(3);
-  const std::vector<Case> cases = {{1, 2, 2, 5, 4, 3, 1, 1}, {3, 1, 2, 5, 5, 3, 2, 0}, {1, 2, 1, 4, 5, 2, 2, 2},
+  const std::vector<Case> cases = {{1, 2, 2, 5, 4, 3, 1, 1},
+                                   {3, 1, 2, 5, 5, 3, 2, 0},
+                                   {1, 2, 1, 4, 5, 2, 2, 2},
                                    {3, 1, 1, 3, 3, 2, 2, 1, 1, 1}};
   for (const Case& c : cases) {
     for (bool bias : {true, false}) {
@@ -90,23 +106,29 @@ TEST_CASE("conv2d and conv_transpose2d: gradgradcheck (the backward is different
         const ConvOptions o = opts(c.stride, c.padding, c.dilation);
         Vars in{param({c.batch, c.cin, c.h, c.w}, gen), param({c.cout, c.cin, c.k, c.k}, gen)};
         if (bias) in.push_back(param({c.cout}, gen));
-        CHECK(tg::gradgradcheck([&](const Vars& v) { return tg::conv2d(v[0], v[1], bias ? v[2] : Variable(), o); },
-                                in));
+        CHECK(tg::gradgradcheck(
+            [&](const Vars& v) { return tg::conv2d(v[0], v[1], bias ? v[2] : Variable(), o); },
+            in));
       }
       {
         const ConvOptions o = opts(c.stride, c.padding, c.dilation, c.outpad);
         Vars in{param({c.batch, c.cin, c.h, c.w}, gen), param({c.cin, c.cout, c.k, c.k}, gen)};
         if (bias) in.push_back(param({c.cout}, gen));
         CHECK(tg::gradgradcheck(
-            [&](const Vars& v) { return tg::conv_transpose2d(v[0], v[1], bias ? v[2] : Variable(), o); }, in));
+            [&](const Vars& v) {
+              return tg::conv_transpose2d(v[0], v[1], bias ? v[2] : Variable(), o);
+            },
+            in));
       }
     }
   }
 }
 
-TEST_CASE("conv ops: two layers composed with tanh gradcheck; a zero gradient stays exactly zero", "[conv]") {
+TEST_CASE("conv ops: two layers composed with tanh gradcheck; a zero gradient stays exactly zero",
+          "[conv]") {
   tg::Generator gen(4);
-  Vars in{param({3, 1, 8, 8}, gen), param({2, 1, 4, 4}, gen), param({2}, gen), param({3, 2, 4, 4}, gen)};
+  Vars in{param({3, 1, 8, 8}, gen), param({2, 1, 4, 4}, gen), param({2}, gen),
+          param({3, 2, 4, 4}, gen)};
   const ConvOptions o = opts(2, 1);
   auto fn = [&](const Vars& v) {
     return tg::conv2d(tg::tanh(tg::conv2d(v[0], v[1], v[2], o)), v[3], {}, o);
@@ -114,7 +136,8 @@ TEST_CASE("conv ops: two layers composed with tanh gradcheck; a zero gradient st
   CHECK(tg::gradcheck(fn, in));
 
   const Variable y = tg::conv_transpose2d(tg::conv2d(in[0], in[1], in[2], o), in[1], {}, o);
-  const auto grads = tg::grad({y}, {in[0], in[1], in[2]}, {Variable(Tensor::zeros(y.shape(), DType::f64))});
+  const auto grads =
+      tg::grad({y}, {in[0], in[1], in[2]}, {Variable(Tensor::zeros(y.shape(), DType::f64))});
   for (const Variable& g : grads) {
     REQUIRE(g.defined());
     for (double v : g.value().to_vector()) CHECK(v == 0.0);

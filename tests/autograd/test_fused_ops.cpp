@@ -1,24 +1,24 @@
-// The ops whose backward is a fused kernel (relu, bernoulli_log_prob): f64 gradcheck and gradgradcheck
-// with broadcasting shapes and sizes that are not a multiple of any SIMD width, and the exact-zero
-// contract of their fused backward (a zero incoming gradient gives 0, even where the formula would
-// give NaN).
+// The ops whose backward is a fused kernel (relu, bernoulli_log_prob): f64 gradcheck and
+// gradgradcheck with broadcasting shapes and sizes that are not a multiple of any SIMD width, and
+// the exact-zero contract of their fused backward (a zero incoming gradient gives 0, even where the
+// formula would give NaN).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "support.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
-#include "support.hpp"
 
 using namespace tg;
 using Vars = std::vector<Variable>;
 
 namespace {
 
-Variable param(const Shape& shape, double lo, double hi, std::uint64_t seed, bool requires_grad = true) {
+Variable param(const Shape& shape, double lo, double hi, std::uint64_t seed,
+               bool requires_grad = true) {
   tgtest::Rng rng{seed};
   std::vector<double> v(static_cast<std::size_t>(numel(shape)));
   for (auto& x : v) x = lo + (hi - lo) * rng.uniform();
@@ -71,7 +71,8 @@ TEST_CASE("relu: gradcheck through the fused backward, sizes off the SIMD width"
   Variable x = param({5, 19}, 0.1, 2, 5);
   std::vector<double> signed_values = x.value().to_vector();
   for (std::size_t i = 0; i < signed_values.size(); i += 2) signed_values[i] = -signed_values[i];
-  const Vars in{Variable(Tensor::from_values({5, 19}, signed_values, DType::f64), true), param({19}, -1, 1, 6)};
+  const Vars in{Variable(Tensor::from_values({5, 19}, signed_values, DType::f64), true),
+                param({19}, -1, 1, 6)};
   CHECK(gradcheck(fn, in));
   CHECK(gradgradcheck(fn, in));
 }

@@ -89,11 +89,12 @@ TEST_CASE("gradcheck refuses f32 inputs and functions with nothing to check", "[
 TEST_CASE("gradcheck reports the worst mismatch, not the first", "[gradcheck]") {
   // y = x^3 with a backward off by (i + 1) / 10 at element i: the worst is the last, x[5].
   const tg::GradcheckFn off = [](const Vars& v) {
-    return tg::record("off", {v[0]}, tg::mul(tg::square(v[0].value()), v[0].value()), tg::save(v[0]),
-                      [](tg::Grad& g) {
-                        const Tensor bump = Tensor::from_values({2, 3}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6},
-                                                                DType::f64);
-                        g.accumulate(0, g.out() * 3.0 * tg::square(g.saved(0)) + g.out() * Variable(bump));
+    return tg::record("off", {v[0]}, tg::mul(tg::square(v[0].value()), v[0].value()),
+                      tg::save(v[0]), [](tg::Grad& g) {
+                        const Tensor bump =
+                            Tensor::from_values({2, 3}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, DType::f64);
+                        g.accumulate(
+                            0, g.out() * 3.0 * tg::square(g.saved(0)) + g.out() * Variable(bump));
                       });
   };
   CHECK_THROWS_WITH(tg::gradcheck(off, {input()}),

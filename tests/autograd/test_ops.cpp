@@ -208,7 +208,8 @@ TEST_CASE("erfinv: erf undoes it, and a zero gradient stays zero at +-1", "[ops]
   tg::backward(e, Variable(Tensor::from_values({3}, {0.0, 1.0, 0.0}, DType::f64)));
   const auto g = edge.grad().value().to_vector();
   CHECK(g[0] == 0.0);
-  CHECK(g[1] == Approx(std::sqrt(std::numbers::pi) / 2 * std::exp(0.4769362762044699 * 0.4769362762044699)));
+  CHECK(g[1] == Approx(std::sqrt(std::numbers::pi) / 2 *
+                       std::exp(0.4769362762044699 * 0.4769362762044699)));
   CHECK(g[2] == 0.0);
 }
 
@@ -358,13 +359,14 @@ bool all_exact_zeros(const Variable& v) {
   return true;
 }
 
-// The where contract at every op's singular points: y = sum(where(m, f(x), 0)) with the mask false at
-// the singular points (and at NaN and +-inf), true at a regular point. First and second derivatives
-// are an exact 0 where the branch was not taken, the regular point's are f'(x) and f''(x). 17 elements:
-// the singular points land in the SIMD body and in the tail.
+// The where contract at every op's singular points: y = sum(where(m, f(x), 0)) with the mask false
+// at the singular points (and at NaN and +-inf), true at a regular point. First and second
+// derivatives are an exact 0 where the branch was not taken, the regular point's are f'(x) and
+// f''(x). 17 elements: the singular points land in the SIMD body and in the tail.
 TEST_CASE("where: the untaken branch gets an exact 0 at every unary op's singular points",
           "[ops][where]") {
-  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN(),
+               inf = std::numeric_limits<double>::infinity();
   for (const auto& c : kUnary) {
     INFO(c.name);
     std::vector<double> bad = c.singular;
@@ -397,7 +399,8 @@ TEST_CASE("where: the untaken branch gets an exact 0 at every unary op's singula
 }
 
 // The issue's three cases, and the binary ops' own singular points.
-TEST_CASE("where: x log x at 0, sqrt below 0, 1/x and x^0.5 at 0 give zero gradients", "[ops][where]") {
+TEST_CASE("where: x log x at 0, sqrt below 0, 1/x and x^0.5 at 0 give zero gradients",
+          "[ops][where]") {
   using Fn = Variable (*)(const Variable&);
   struct Case {
     const char* name;
@@ -804,7 +807,8 @@ TEST_CASE("l1_loss and huber_loss", "[ops][loss]") {
     const Variable yv(y);
     for (auto red : {tg::Reduction::mean, tg::Reduction::sum, tg::Reduction::none}) {
       check_grads([&](const Vars& v) { return tg::l1_loss(v[0], yv, red); }, {Variable(x, true)});
-      check_grads([&](const Vars& v) { return tg::huber_loss(v[0], yv, red, 0.7); }, {Variable(x, true)});
+      check_grads([&](const Vars& v) { return tg::huber_loss(v[0], yv, red, 0.7); },
+                  {Variable(x, true)});
     }
     // Values against the definitions.
     const auto xv = x.to_vector(), tv = y.to_vector();
@@ -816,8 +820,8 @@ TEST_CASE("l1_loss and huber_loss", "[ops][loss]") {
       CHECK(h[i] == Approx(std::abs(d) < 0.7 ? 0.5 * d * d : 0.7 * (std::abs(d) - 0.35)));
     }
   }
-  CHECK_THROWS_AS(tg::huber_loss(Variable(Tensor::ones({2}, DType::f64)), Variable(Tensor::ones({2}, DType::f64)),
-                                 tg::Reduction::mean, 0.0),
+  CHECK_THROWS_AS(tg::huber_loss(Variable(Tensor::ones({2}, DType::f64)),
+                                 Variable(Tensor::ones({2}, DType::f64)), tg::Reduction::mean, 0.0),
                   tg::ValueError);
 }
 
@@ -828,12 +832,15 @@ TEST_CASE("masked_fill and stack", "[ops][shape]") {
   const auto filled = tg::masked_fill(Variable(x), Variable(m), -7.0).value().to_vector();
   const auto mv = m.to_vector(), xv = x.to_vector();
   for (std::size_t i = 0; i < xv.size(); ++i) CHECK(filled[i] == (mv[i] != 0 ? -7.0 : xv[i]));
-  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(m), -7.0); }, {Variable(x, true)});
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(m), -7.0); },
+              {Variable(x, true)});
   // The mask broadcasts, like where's.
   const Tensor row = tg::gt(r.uniform({5}, 0, 1), Tensor::scalar(0.5, DType::f64));
-  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(row), 1.0); }, {Variable(x, true)});
+  check_grads([&](const Vars& v) { return tg::masked_fill(v[0], Variable(row), 1.0); },
+              {Variable(x, true)});
 
-  const Tensor a = r.uniform({2, 7}, -1, 1), b = r.uniform({2, 7}, -1, 1), c = r.uniform({2, 7}, -1, 1);
+  const Tensor a = r.uniform({2, 7}, -1, 1), b = r.uniform({2, 7}, -1, 1),
+               c = r.uniform({2, 7}, -1, 1);
   for (std::int64_t axis : {0, 1, 2, -1}) {
     INFO("axis " << axis);
     const Variable s = tg::stack({Variable(a), Variable(b), Variable(c)}, axis);
@@ -845,7 +852,8 @@ TEST_CASE("masked_fill and stack", "[ops][shape]") {
     check_grads([axis](const Vars& v) { return tg::stack(v, axis); },
                 {Variable(a, true), Variable(b, true), Variable(c, true)});
   }
-  CHECK_THROWS_AS(tg::stack({Variable(a), Variable(Tensor::ones({7, 2}, DType::f64))}), tg::ShapeError);
+  CHECK_THROWS_AS(tg::stack({Variable(a), Variable(Tensor::ones({7, 2}, DType::f64))}),
+                  tg::ShapeError);
 }
 
 TEST_CASE("loss shape mismatches raise ShapeError", "[ops][loss]") {

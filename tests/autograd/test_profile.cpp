@@ -1,7 +1,7 @@
-// The profiler counts what ran: forwards at record time, backwards per node, regions as a whole (and
-// the ops inside a region belong to it). Counts only: no test here depends on how long anything took.
+// The profiler counts what ran: forwards at record time, backwards per node, regions as a whole
+// (and the ops inside a region belong to it). Counts only: no test here depends on how long
+// anything took.
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 #include "tapegrad/autograd/ops.hpp"

@@ -88,8 +88,10 @@ TEST_CASE("after tape().clear() the errors say the tape was cleared", "[tape]") 
                                          !Contains("earlier backward"));
   const Variable e = tg::exp(x);
   tg::tape().clear();
-  CHECK_THROWS_WITH(tg::backward(tg::sum(e * 2.0)), Contains("'exp'") && Contains("tape().clear()"));
-  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}), Contains("'exp'") && Contains("tape().clear()"));
+  CHECK_THROWS_WITH(tg::backward(tg::sum(e * 2.0)),
+                    Contains("'exp'") && Contains("tape().clear()"));
+  CHECK_THROWS_WITH(tg::grad({tg::sum(x * 2.0)}, {e}),
+                    Contains("'exp'") && Contains("tape().clear()"));
   // A backward after the clears: its own release is reported as a backward again.
   const Variable z = tg::sum(x * 3.0);
   tg::backward(z);
@@ -531,7 +533,7 @@ TEST_CASE("retain_grad keeps an intermediate's gradient; hooks see and may repla
   e.register_hook([](const Variable& g) { return g * 2.0; });
   tg::backward(tg::sum(e));
   CHECK(grad_of(a) == std::vector<double>{60, 100});  // 10 * 2 * (2a + 1)
-  CHECK_FALSE(e.grad().defined());                   // not retained
+  CHECK_FALSE(e.grad().defined());                    // not retained
 
   // grad() runs hooks too, and leaves .grad alone.
   Variable b = vec({1, 2}, true);

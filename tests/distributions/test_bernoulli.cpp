@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "distributions/fixture_json.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/bernoulli.hpp"
-#include "distributions/fixture_json.hpp"
 #include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;

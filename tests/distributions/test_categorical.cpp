@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "distributions/fixture_json.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/categorical.hpp"
-#include "distributions/fixture_json.hpp"
 #include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
@@ -109,8 +109,8 @@ TEST_CASE("Categorical.expand matches torch's expand", "[distributions][categori
 
 TEST_CASE("Categorical from probs, and expanded, pass the conformance kit",
           "[distributions][categorical][conformance]") {
-  const Categorical d = Categorical::from_probs(Variable(
-      Tensor::from_values({2, 3}, {0.2, 0.5, 0.3, 0.6, 0.3, 0.1}, DType::f64)));
+  const Categorical d = Categorical::from_probs(
+      Variable(Tensor::from_values({2, 3}, {0.2, 0.5, 0.3, 0.6, 0.3, 0.1}, DType::f64)));
   TG_REQUIRE_CONFORMS(d, {.outside_support = {0.5, 2.5}});
   TG_REQUIRE_CONFORMS(*d.expand({2, 2}), {.outside_support = {1.5}});
 }

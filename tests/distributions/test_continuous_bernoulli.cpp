@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "distributions/fixture_json.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/continuous_bernoulli.hpp"
-#include "distributions/fixture_json.hpp"
 #include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;
@@ -104,8 +104,7 @@ TEST_CASE("ContinuousBernoulli::from_probs matches torch's ContinuousBernoulli(p
 
 TEST_CASE("ContinuousBernoulli from probs, and expanded, pass the conformance kit",
           "[distributions][cb][conformance]") {
-  const ContinuousBernoulli d =
-      ContinuousBernoulli::from_probs(f64({0.1, 0.4995, 0.7}));
+  const ContinuousBernoulli d = ContinuousBernoulli::from_probs(f64({0.1, 0.4995, 0.7}));
   TG_REQUIRE_CONFORMS(d);
   TG_REQUIRE_CONFORMS(*d.expand({2, 3}));
 }

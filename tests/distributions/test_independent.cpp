@@ -2,9 +2,9 @@
 // conformance.
 #include <catch2/catch.hpp>
 
+#include "distributions/fixture_json.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/bernoulli.hpp"
-#include "distributions/fixture_json.hpp"
 #include "tapegrad/distributions/independent.hpp"
 #include "tapegrad/distributions/normal.hpp"
 #include "tapegrad/distributions/testing.hpp"

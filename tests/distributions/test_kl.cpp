@@ -7,9 +7,9 @@
 #include <limits>
 #include <numbers>
 
+#include "distributions/fixture_json.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/distributions.hpp"
-#include "distributions/fixture_json.hpp"
 #include "tapegrad/distributions/testing.hpp"
 
 using namespace tg;

@@ -19,7 +19,8 @@ bool registered(const std::string& p, const std::string& q) {
 }
 }  // namespace
 
-TEST_CASE("every built-in KL pair is registered in a program that names none", "[distributions][kl]") {
+TEST_CASE("every built-in KL pair is registered in a program that names none",
+          "[distributions][kl]") {
   for (const char* name : {"Normal", "Bernoulli", "Categorical", "Laplace", "Uniform",
                            "ContinuousBernoulli", "Independent"}) {
     INFO(name);

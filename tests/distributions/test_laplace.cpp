@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "tapegrad/autograd/gradcheck.hpp"
 #include "distributions/fixture_json.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/kl.hpp"
 #include "tapegrad/distributions/laplace.hpp"
 #include "tapegrad/distributions/testing.hpp"
@@ -58,7 +58,8 @@ TEST_CASE("Laplace.cdf and icdf match torch, gradients included", "[distribution
                       [](const std::vector<Variable>& p) { return Laplace(p[0], p[1]); });
 }
 
-TEST_CASE("an expanded Laplace passes the conformance kit", "[distributions][laplace][conformance]") {
+TEST_CASE("an expanded Laplace passes the conformance kit",
+          "[distributions][laplace][conformance]") {
   const Laplace d(f64({0.3, -1.0}), f64({0.5, 1.5}));
   const auto e = d.expand({3, 2});
   CHECK(e->batch_shape() == Shape{3, 2});

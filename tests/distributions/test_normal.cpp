@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "tapegrad/autograd/gradcheck.hpp"
 #include "distributions/fixture_json.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/kl.hpp"
 #include "tapegrad/distributions/normal.hpp"
 #include "tapegrad/distributions/testing.hpp"
@@ -50,7 +50,8 @@ TEST_CASE("erfinv matches torch.erfinv", "[distributions][normal]") {
     } else {
       const long double t = 1.0L - std::abs(static_cast<long double>(x[i]));
       const long double ours = std::abs(std::erfc(std::abs(static_cast<long double>(got[i]))) - t);
-      const long double torch = std::abs(std::erfc(std::abs(static_cast<long double>(want[i]))) - t);
+      const long double torch =
+          std::abs(std::erfc(std::abs(static_cast<long double>(want[i]))) - t);
       CHECK(ours <= torch);
       CHECK(ours <= 1e-13L * t);
     }

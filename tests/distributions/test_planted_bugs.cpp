@@ -40,7 +40,8 @@ class Exponential : public Distribution {
 
   // x = -log(1 - u) / rate,  u ~ U[0, 1):  dx/drate = -x / rate
   Variable rsample(const Shape& sample_shape, Generator* gen) const override {
-    const Variable e(-log1p(-dist::detail::uniform(extended_shape(sample_shape), dtype(), gen, 0, 1)));
+    const Variable e(
+        -log1p(-dist::detail::uniform(extended_shape(sample_shape), dtype(), gen, 0, 1)));
     if constexpr (bug == Bug::rsample_detached) return e / rate_.detach();
     const Variable x = e / rate_;
     if constexpr (bug == Bug::rsample_sign_flipped) return 2.0 * x.detach() - x;
@@ -103,8 +104,7 @@ Planted run(std::string what, std::vector<std::string> must_fail,
             const ConformanceOptions& options = {}) {
   register_kl<Exponential<bug>, Exponential<bug>>(kl_exponential<bug>, "Exponential",
                                                   "Exponential");
-  const Exponential<bug> d(
-      Variable(Tensor::from_values({2}, {1.5, 0.7}, DType::f64)));
+  const Exponential<bug> d(Variable(Tensor::from_values({2}, {1.5, 0.7}, DType::f64)));
   return {std::move(what), std::move(must_fail), check_distribution(d, options)};
 }
 
@@ -117,7 +117,8 @@ std::vector<std::string> failed_checks(const ConformanceReport& r) {
 
 }  // namespace
 
-TEST_CASE("the kit catches every planted bug of an extender's Exponential", "[distributions][kit]") {
+TEST_CASE("the kit catches every planted bug of an extender's Exponential",
+          "[distributions][kit]") {
   const Planted correct = run<Bug::none>("none (the correct copy)", {});
   INFO(correct.report.to_string());
   REQUIRE(correct.report.passed());

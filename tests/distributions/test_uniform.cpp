@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "tapegrad/autograd/gradcheck.hpp"
 #include "distributions/fixture_json.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/distributions/testing.hpp"
 #include "tapegrad/distributions/uniform.hpp"
 
@@ -65,7 +65,8 @@ TEST_CASE("Uniform.cdf and icdf match torch, gradients included", "[distribution
   CHECK(d.cdf(f64({3.0})).item() == 1.0);
 }
 
-TEST_CASE("an expanded Uniform passes the conformance kit", "[distributions][uniform][conformance]") {
+TEST_CASE("an expanded Uniform passes the conformance kit",
+          "[distributions][uniform][conformance]") {
   const Uniform d(f64({0.0, -1.0}), f64({1.0, 2.5}));
   TG_REQUIRE_CONFORMS(*d.expand({2, 2}));
 }

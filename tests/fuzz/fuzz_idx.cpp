@@ -1,6 +1,6 @@
-// libFuzzer target: the IDX reader, raw and gzipped (it tells them apart by the gzip magic), as images
-// and as labels. The reader takes a path, so the bytes go into an in-memory file (memfd) read through
-// /proc/self/fd: no disk, no temporary files.
+// libFuzzer target: the IDX reader, raw and gzipped (it tells them apart by the gzip magic), as
+// images and as labels. The reader takes a path, so the bytes go into an in-memory file (memfd)
+// read through /proc/self/fd: no disk, no temporary files.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (f < 0) std::abort();
     return f;
   }();
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) std::abort();
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size))
+    std::abort();
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   tgfuzz::run([&] { vae::read_idx_images(path); });
   tgfuzz::run([&] { vae::read_idx_labels(path); });

@@ -1,7 +1,7 @@
 // What every fuzz target shares: run a parser on the fuzzer's bytes and accept only two outcomes, a
 // result or a tg::FormatError whose message names the file. Any other exception (std::out_of_range,
-// std::bad_alloc, a bare tg::Error, ...) aborts, so libFuzzer records it as a finding, as it does the
-// sanitizers' reports (memory errors, undefined behaviour, leaks).
+// std::bad_alloc, a bare tg::Error, ...) aborts, so libFuzzer records it as a finding, as it does
+// the sanitizers' reports (memory errors, undefined behaviour, leaks).
 #pragma once
 #include <cstdint>
 #include <cstdio>

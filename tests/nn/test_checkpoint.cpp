@@ -1,15 +1,14 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
+#include "support.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/checkpoint.hpp"
 #include "tapegrad/nn/layers.hpp"
 #include "tapegrad/nn/optim.hpp"
 #include "tapegrad/nn/safetensors.hpp"
-#include "support.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 
 using namespace tg;
@@ -25,7 +24,8 @@ struct Mlp : nn::Module {
   explicit Mlp(std::int64_t hidden, std::uint64_t seed) {
     Generator gen(seed);
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(1, hidden, true, DType::f32, &gen));
-    fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, hidden, true, DType::f32, &gen));
+    fc2 = register_module("fc2",
+                          std::make_shared<nn::Linear>(hidden, hidden, true, DType::f32, &gen));
     out = register_module("out", std::make_shared<nn::Linear>(hidden, 1, true, DType::f32, &gen));
   }
   Variable forward(const Variable& x) override {
@@ -62,7 +62,8 @@ double train(Mlp& model, optim::Optimizer& opt, const Data& d, int steps) {
 
 }  // namespace
 
-TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted one", "[checkpoint]") {
+TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted one",
+          "[checkpoint]") {
   constexpr int N = 40;
   const Data data;
   TempDir dir("checkpoint");
@@ -77,7 +78,8 @@ TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted 
   Mlp first(16, 7);
   optim::Adam first_opt(first.parameters(), 1e-2);
   train(first, first_opt, data, N / 2);
-  save_checkpoint(path, first, &first_opt, {{"epoch", "1"}, {"step", std::to_string(N / 2)}, {"hidden", "16"}});
+  save_checkpoint(path, first, &first_opt,
+                  {{"epoch", "1"}, {"step", std::to_string(N / 2)}, {"hidden", "16"}});
 
   Mlp resumed(16, 99);  // other initial values: everything must come from the file
   optim::Adam resumed_opt(resumed.parameters(), 0.5);
@@ -94,7 +96,8 @@ TEST_CASE("a run resumed from a checkpoint is bitwise equal to an uninterrupted 
   }
   const auto sa = straight_opt.state_dict(), sb = resumed_opt.state_dict();
   CHECK(sa.scalars == sb.scalars);
-  for (std::size_t i = 0; i < sa.tensors.size(); ++i) CHECK(bitwise_equal(sa.tensors[i].second, sb.tensors[i].second));
+  for (std::size_t i = 0; i < sa.tensors.size(); ++i)
+    CHECK(bitwise_equal(sa.tensors[i].second, sb.tensors[i].second));
 }
 
 TEST_CASE("the checkpoint's layout: parameters, optimizer buffers, step counts", "[checkpoint]") {
@@ -123,12 +126,14 @@ TEST_CASE("the checkpoint's layout: parameters, optimizer buffers, step counts",
   CHECK(load_checkpoint(path, other).empty());
   CHECK(bitwise_equal(other.fc2->weight.value(), m.fc2->weight.value()));
   optim::Adam other_opt(other.parameters());
-  CHECK_THROWS_WITH(load_checkpoint(path, other, &other_opt), Catch::Contains("holds no optimizer state"));
+  CHECK_THROWS_WITH(load_checkpoint(path, other, &other_opt),
+                    Catch::Contains("holds no optimizer state"));
 
   CHECK_THROWS_AS(save_checkpoint(path, m, &opt, {{"optim.lr", "1"}}), ValueError);
 }
 
-TEST_CASE("loading into another architecture lists the mismatched names and shapes", "[checkpoint]") {
+TEST_CASE("loading into another architecture lists the mismatched names and shapes",
+          "[checkpoint]") {
   TempDir dir("checkpoint");
   const std::string path = dir / "c.safetensors";
   Mlp small(4, 1), big(8, 1);
@@ -144,9 +149,12 @@ TEST_CASE("loading into another architecture lists the mismatched names and shap
     INFO(msg);
     CHECK(msg.find(path) != std::string::npos);
     CHECK(msg.find("load_state_dict: 5 problems") != std::string::npos);
-    CHECK(msg.find("'fc1.weight' has shape (4, 1) in the file but (8, 1) in the model") != std::string::npos);
-    CHECK(msg.find("'fc2.weight' has shape (4, 4) in the file but (8, 8) in the model") != std::string::npos);
-    CHECK(msg.find("'out.weight' has shape (1, 4) in the file but (1, 8) in the model") != std::string::npos);
+    CHECK(msg.find("'fc1.weight' has shape (4, 1) in the file but (8, 1) in the model") !=
+          std::string::npos);
+    CHECK(msg.find("'fc2.weight' has shape (4, 4) in the file but (8, 8) in the model") !=
+          std::string::npos);
+    CHECK(msg.find("'out.weight' has shape (1, 4) in the file but (1, 8) in the model") !=
+          std::string::npos);
   }
   // Parameters only: the same list.
   try {
@@ -156,14 +164,18 @@ TEST_CASE("loading into another architecture lists the mismatched names and shap
     const std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("load_state_dict: 5 problems") != std::string::npos);
-    CHECK(msg.find("'fc1.weight' has shape (4, 1) in the file but (8, 1) in the model") != std::string::npos);
-    CHECK(msg.find("'fc2.weight' has shape (4, 4) in the file but (8, 8) in the model") != std::string::npos);
-    CHECK(msg.find("'out.weight' has shape (1, 4) in the file but (1, 8) in the model") != std::string::npos);
+    CHECK(msg.find("'fc1.weight' has shape (4, 1) in the file but (8, 1) in the model") !=
+          std::string::npos);
+    CHECK(msg.find("'fc2.weight' has shape (4, 4) in the file but (8, 8) in the model") !=
+          std::string::npos);
+    CHECK(msg.find("'out.weight' has shape (1, 4) in the file but (1, 8) in the model") !=
+          std::string::npos);
   }
   CHECK(bitwise_equal(big.fc1->weight.value(), before));
 }
 
-TEST_CASE("truncated and garbled checkpoints give a FormatError naming the file and byte", "[checkpoint]") {
+TEST_CASE("truncated and garbled checkpoints give a FormatError naming the file and byte",
+          "[checkpoint]") {
   TempDir dir("checkpoint");
   const std::string good = dir / "good.safetensors", bad = dir / "bad.safetensors";
   Mlp m(4, 1);
@@ -205,8 +217,10 @@ TEST_CASE("writing into a missing folder fails and leaves no file", "[checkpoint
   Mlp m(4, 1);
   CHECK_THROWS_AS(save_checkpoint(path, m), Error);
   CHECK_FALSE(fs::exists(dir.path / "no"));
-  // A failure after the file was opened (here: a bad name caught before writing) leaves nothing either.
-  CHECK_THROWS_AS(nn::save_safetensors(dir / "x.safetensors", {{"a", Tensor::zeros({1})}, {"a", Tensor::zeros({1})}}),
+  // A failure after the file was opened (here: a bad name caught before writing) leaves nothing
+  // either.
+  CHECK_THROWS_AS(nn::save_safetensors(dir / "x.safetensors",
+                                       {{"a", Tensor::zeros({1})}, {"a", Tensor::zeros({1})}}),
                   ValueError);
   CHECK(fs::is_empty(dir.path));
 }
@@ -218,8 +232,9 @@ TEST_CASE("an independent Python reader accepts the checkpoint", "[checkpoint][p
   optim::Adam opt(m.parameters());
   train(m, opt, Data{}, 2);
   save_checkpoint(path, m, &opt, {{"epoch", "2"}});
-  const std::string cmd = std::string("python3 ") + TG_SOURCE_DIR + "/tests/nn/check_safetensors.py " + path +
-                          " > " + (dir / "out.txt") + " 2>&1";
+  const std::string cmd = std::string("python3 ") + TG_SOURCE_DIR +
+                          "/tests/nn/check_safetensors.py " + path + " > " + (dir / "out.txt") +
+                          " 2>&1";
   const int rc = std::system(cmd.c_str());
   const std::string out = read_file(dir / "out.txt");
   INFO(out);

@@ -1,7 +1,5 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/autograd/tape.hpp"
@@ -44,9 +42,11 @@ TEST_CASE("calculate_gain equals PyTorch's", "[init]") {
   }
   for (const auto& [param, gain] : fixture()["leaky_relu_gains"].items()) {
     INFO(param);
-    CHECK(init::calculate_gain("leaky_relu", std::stod(param)) == Approx(gain.get<double>()).epsilon(1e-15));
+    CHECK(init::calculate_gain("leaky_relu", std::stod(param)) ==
+          Approx(gain.get<double>()).epsilon(1e-15));
   }
-  CHECK_THROWS_WITH(init::calculate_gain("swish"), Catch::Contains("unsupported nonlinearity 'swish'"));
+  CHECK_THROWS_WITH(init::calculate_gain("swish"),
+                    Catch::Contains("unsupported nonlinearity 'swish'"));
 }
 
 TEST_CASE("fan in and fan out as PyTorch computes them", "[init]") {
@@ -95,7 +95,8 @@ TEST_CASE("xavier and kaiming: bounds and standard deviations", "[init]") {
   CHECK(max_abs(w) > 0.999 * bound);
   // kaiming_normal (fan_out = 400, leaky_relu a = 0.2)
   init::kaiming_normal_(w, 0.2, init::FanMode::fan_out, "leaky_relu", &gen);
-  CHECK(mean_std(w).second == Approx(init::calculate_gain("leaky_relu", 0.2) / std::sqrt(400.0)).epsilon(0.01));
+  CHECK(mean_std(w).second ==
+        Approx(init::calculate_gain("leaky_relu", 0.2) / std::sqrt(400.0)).epsilon(0.01));
 }
 
 TEST_CASE("initialising a parameter is not recorded and keeps the handle", "[init]") {

@@ -1,8 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/autograd/ops.hpp"
@@ -20,7 +18,8 @@ const Json& fixture() {
 }
 
 Tensor vec(const Json& j, DType dtype = DType::f64) {
-  return Tensor::from_values({static_cast<std::int64_t>(j.size())}, j.get<std::vector<double>>(), dtype);
+  return Tensor::from_values({static_cast<std::int64_t>(j.size())}, j.get<std::vector<double>>(),
+                             dtype);
 }
 
 struct Stats {

@@ -1,10 +1,8 @@
 // Learning-rate schedules against PyTorch 1.13 (tests/nn/make_fixtures.py wrote
 // fixtures/lr_scheduler.json): the lr after construction and after each of 100 steps.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/nn/lr_scheduler.hpp"
@@ -18,13 +16,16 @@ namespace {
 std::unique_ptr<optim::LRScheduler> make(optim::Optimizer& opt, const Json& spec) {
   const std::string type = spec["type"];
   const Json& o = spec["options"];
-  if (type == "StepLR") return std::make_unique<optim::StepLR>(opt, o["step_size"].get<int>(), o.value("gamma", 0.1));
-  if (type == "ExponentialLR") return std::make_unique<optim::ExponentialLR>(opt, o["gamma"].get<double>());
+  if (type == "StepLR")
+    return std::make_unique<optim::StepLR>(opt, o["step_size"].get<int>(), o.value("gamma", 0.1));
+  if (type == "ExponentialLR")
+    return std::make_unique<optim::ExponentialLR>(opt, o["gamma"].get<double>());
   if (type == "CosineAnnealingLR")
-    return std::make_unique<optim::CosineAnnealingLR>(opt, o["T_max"].get<int>(), o.value("eta_min", 0.0));
+    return std::make_unique<optim::CosineAnnealingLR>(opt, o["T_max"].get<int>(),
+                                                      o.value("eta_min", 0.0));
   REQUIRE(type == "LinearLR");
-  return std::make_unique<optim::LinearLR>(opt, o.value("start_factor", 1.0 / 3), o.value("end_factor", 1.0),
-                                           o.value("total_iters", 5));
+  return std::make_unique<optim::LinearLR>(opt, o.value("start_factor", 1.0 / 3),
+                                           o.value("end_factor", 1.0), o.value("total_iters", 5));
 }
 
 }  // namespace
@@ -87,7 +88,8 @@ TEST_CASE("closed forms", "[lr_scheduler]") {
       got.push_back(opt.lr());
     }
     for (std::size_t i = 0; i < got.size(); ++i)
-      CHECK(got[i] == Approx(0.3 * (0.1 + 0.9 * std::min<double>(static_cast<double>(i) + 1, 4) / 4)));
+      CHECK(got[i] ==
+            Approx(0.3 * (0.1 + 0.9 * std::min<double>(static_cast<double>(i) + 1, 4) / 4)));
   }
   optim::SGD opt({p}, 0.1);
   CHECK_THROWS_AS(optim::StepLR(opt, 0), ValueError);

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "tapegrad/autograd/ops.hpp"
@@ -26,10 +25,13 @@ struct Model : nn::Module {
   Model() {
     encoder = register_module("encoder", std::make_shared<Encoder>());
     scale = register_parameter("scale", Tensor::ones({2}));
-    head = register_module("head", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
-                                       std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::Dropout>(0.5)}));
+    head = register_module(
+        "head", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+                    std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::Dropout>(0.5)}));
   }
-  Variable forward(const Variable& x) override { return head->forward(encoder->forward(x) * scale); }
+  Variable forward(const Variable& x) override {
+    return head->forward(encoder->forward(x) * scale);
+  }
   std::shared_ptr<Encoder> encoder;
   Variable scale;
   std::shared_ptr<nn::Sequential> head;
@@ -45,8 +47,12 @@ std::vector<std::string> names(const nn::Module& m) {
 
 TEST_CASE("parameters have dotted names in registration order", "[module]") {
   Model m;
-  const std::vector<std::string> expected = {"scale",          "encoder.fc1.weight", "encoder.fc1.bias",
-                                             "encoder.fc2.weight", "encoder.fc2.bias", "head.0.weight",
+  const std::vector<std::string> expected = {"scale",
+                                             "encoder.fc1.weight",
+                                             "encoder.fc1.bias",
+                                             "encoder.fc2.weight",
+                                             "encoder.fc2.bias",
+                                             "head.0.weight",
                                              "head.0.bias"};
   CHECK(names(m) == expected);
   // The Variables carry their full names too (shown by the tape printout).
@@ -62,7 +68,8 @@ TEST_CASE("parameters have dotted names in registration order", "[module]") {
 
   std::vector<std::string> modules;
   for (const auto& [name, _] : m.named_modules()) modules.push_back(name);
-  CHECK(modules == std::vector<std::string>{"encoder", "encoder.fc1", "encoder.fc2", "head", "head.0", "head.1"});
+  CHECK(modules == std::vector<std::string>{"encoder", "encoder.fc1", "encoder.fc2", "head",
+                                            "head.0", "head.1"});
 }
 
 TEST_CASE("the tape printout shows parameter names", "[module]") {
@@ -71,7 +78,8 @@ TEST_CASE("the tape printout shows parameter names", "[module]") {
   Variable y = sum(e.forward(Tensor::ones({5, 4})));
   const std::string dot = tape().to_dot();
   const std::string text = tape().to_string();
-  CHECK((dot.find("fc1.weight") != std::string::npos || text.find("fc1.weight") != std::string::npos));
+  CHECK((dot.find("fc1.weight") != std::string::npos ||
+         text.find("fc1.weight") != std::string::npos));
   backward(y);
 }
 
@@ -125,7 +133,8 @@ TEST_CASE("state dict round trip", "[module]") {
   const Tensor storage_before = b.encoder->fc1->weight.value();
   b.load_state_dict(sd);
   for (const auto& [name, t] : a.state_dict()) CHECK(allclose(b.state_dict().at(name), t, 0, 0));
-  // Values are copied into the existing storage, so handles held elsewhere (an optimizer) stay valid.
+  // Values are copied into the existing storage, so handles held elsewhere (an optimizer) stay
+  // valid.
   CHECK(b.encoder->fc1->weight.value().shares_storage(storage_before));
   CHECK_FALSE(b.encoder->fc1->weight.value().shares_storage(a.encoder->fc1->weight.value()));
 }
@@ -150,7 +159,8 @@ TEST_CASE("strict load lists every problem with names and shapes", "[module]") {
     CHECK(msg.find("load_state_dict: 5 problems") != std::string::npos);
     CHECK(msg.find("'fc1.weight' has shape (400, 784) in the file but (300, 784) in the model") !=
           std::string::npos);
-    CHECK(msg.find("'fc1.bias' has shape (400,) in the file but (300,) in the model") != std::string::npos);
+    CHECK(msg.find("'fc1.bias' has shape (400,) in the file but (300,) in the model") !=
+          std::string::npos);
     CHECK(msg.find("'fc2.weight' has shape (10, 400)") != std::string::npos);
     CHECK(msg.find("missing 'fc2.bias'") != std::string::npos);
     CHECK(msg.find("unexpected 'extra.weight'") != std::string::npos);

@@ -1,9 +1,8 @@
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
-#include "tapegrad/nn/npy.hpp"
 #include "support.hpp"
+#include "tapegrad/nn/npy.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/ops.hpp"
 
@@ -92,23 +91,28 @@ TEST_CASE("malformed .npy files are FormatErrors with the byte", "[npy]") {
   v9[6] = 9;
   expect_error(v9, "unsupported .npy version 9.0", 6);
   expect_error(good.substr(0, 40), "header length is 118 but only 30 bytes follow", 8);
-  expect_error(good.substr(0, good.size() - 4), "needs 24 data bytes but the file has 20", good.size() - 4);
+  expect_error(good.substr(0, good.size() - 4), "needs 24 data bytes but the file has 20",
+               good.size() - 4);
   expect_error(good + "xx", "2 bytes after the end", good.size());
   const std::string data(8, '\0');
   expect_error(npy_of("{'descr': '<f4', 'shape': (2,), }", data), "no 'fortran_order'", 10);
   expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", data),
                "unexpected key 'extra'", 10 + 56);
-  expect_error(npy_of("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", data), "expected True or False",
-               10 + 34);
-  expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", data), "not a tuple", 10 + 53);
+  expect_error(npy_of("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", data),
+               "expected True or False", 10 + 34);
+  expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", data),
+               "not a tuple", 10 + 53);
   expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", data),
                "expected a non-negative integer", 10 + 51);
-  expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (2,)}", data), "twice",
-               10 + 56);
-  expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2,) ", data), "expected ',' or '}'",
+  expect_error(
+      npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (2,)}", data),
+      "twice", 10 + 56);
+  expect_error(npy_of("{'descr': '<f4', 'fortran_order': False, 'shape': (2,) ", data),
+               "expected ',' or '}'",
                10 + 118);  // the end of the header text
   // Tolerated like NumPy's literal_eval: double quotes, no trailing comma, other key order.
-  const Tensor t = nn::parse_npy(npy_of("{\"shape\": (1, 2), \"fortran_order\": False, \"descr\": \"<f4\"}", data), "ok");
+  const Tensor t = nn::parse_npy(
+      npy_of("{\"shape\": (1, 2), \"fortran_order\": False, \"descr\": \"<f4\"}", data), "ok");
   CHECK(t.shape() == Shape{1, 2});
 }
 

@@ -1,10 +1,9 @@
-// Optimizer trajectories against PyTorch 1.13 (tests/nn/make_fixtures.py wrote fixtures/optim.json):
-// the same problem, the same initial parameters, 100 steps in float64, compared every 10th step.
+// Optimizer trajectories against PyTorch 1.13 (tests/nn/make_fixtures.py wrote
+// fixtures/optim.json): the same problem, the same initial parameters, 100 steps in float64,
+// compared every 10th step.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "tapegrad/autograd/ops.hpp"
@@ -45,19 +44,21 @@ double max_rel_err(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
-std::unique_ptr<optim::Optimizer> make(const std::string& kind, const Json& o, const std::vector<Variable>& params) {
+std::unique_ptr<optim::Optimizer> make(const std::string& kind, const Json& o,
+                                       const std::vector<Variable>& params) {
   const double lr = o.value("lr", 1e-3);
   if (kind == "SGD")
-    return std::make_unique<optim::SGD>(params, lr, o.value("momentum", 0.0), o.value("dampening", 0.0),
-                                        o.value("weight_decay", 0.0), o.value("nesterov", false));
+    return std::make_unique<optim::SGD>(params, lr, o.value("momentum", 0.0),
+                                        o.value("dampening", 0.0), o.value("weight_decay", 0.0),
+                                        o.value("nesterov", false));
   std::pair<double, double> betas{0.9, 0.999};
   if (o.contains("betas")) betas = {o["betas"][0].get<double>(), o["betas"][1].get<double>()};
   if (kind == "Adam")
-    return std::make_unique<optim::Adam>(params, lr, betas, o.value("eps", 1e-8), o.value("weight_decay", 0.0),
-                                         o.value("amsgrad", false));
+    return std::make_unique<optim::Adam>(params, lr, betas, o.value("eps", 1e-8),
+                                         o.value("weight_decay", 0.0), o.value("amsgrad", false));
   REQUIRE(kind == "AdamW");
-  return std::make_unique<optim::AdamW>(params, lr, betas, o.value("eps", 1e-8), o.value("weight_decay", 1e-2),
-                                        o.value("amsgrad", false));
+  return std::make_unique<optim::AdamW>(params, lr, betas, o.value("eps", 1e-8),
+                                        o.value("weight_decay", 1e-2), o.value("amsgrad", false));
 }
 
 }  // namespace
@@ -69,7 +70,8 @@ TEST_CASE("optimizer trajectories match PyTorch over 100 steps (f64, 1e-6 relati
   REQUIRE(fx["runs"].size() >= 13);
   for (const auto& [name, run] : fx["runs"].items()) {
     SECTION(name) {
-      Variable W(tensor_of(prob["W"]), true), b(tensor_of(prob["b"]), true), unused(tensor_of(prob["unused"]), true);
+      Variable W(tensor_of(prob["W"]), true), b(tensor_of(prob["b"]), true),
+          unused(tensor_of(prob["unused"]), true);
       W.set_name("W");
       b.set_name("b");
       unused.set_name("unused");
@@ -84,18 +86,22 @@ TEST_CASE("optimizer trajectories match PyTorch over 100 steps (f64, 1e-6 relati
         backward(loss);
         CHECK_FALSE(unused.grad().defined());  // not in the loss: skipped by every optimizer
         double norm = 0;
-        if (options.contains("clip_norm")) norm = optim::clip_grad_norm(params, options["clip_norm"].get<double>());
-        if (options.contains("clip_value")) optim::clip_grad_value(params, options["clip_value"].get<double>());
+        if (options.contains("clip_norm"))
+          norm = optim::clip_grad_norm(params, options["clip_norm"].get<double>());
+        if (options.contains("clip_value"))
+          optim::clip_grad_value(params, options["clip_value"].get<double>());
         opt->step();
         if (next < records.size() && records[next]["step"].get<int>() == step) {
           const Json& r = records[next++];
           INFO(name << " step " << step);
-          CHECK(std::abs(loss.item() - r["loss"].get<double>()) <= 1e-6 * std::abs(r["loss"].get<double>()));
+          CHECK(std::abs(loss.item() - r["loss"].get<double>()) <=
+                1e-6 * std::abs(r["loss"].get<double>()));
           CHECK(max_rel_err(W.value(), tensor_of(r["W"])) < 1e-6);
           CHECK(max_rel_err(b.value(), tensor_of(r["b"])) < 1e-6);
           CHECK(max_rel_err(unused.value(), tensor_of(r["unused"])) == 0);
           if (r.contains("total_norm"))
-            CHECK(std::abs(norm - r["total_norm"].get<double>()) <= 1e-6 * r["total_norm"].get<double>());
+            CHECK(std::abs(norm - r["total_norm"].get<double>()) <=
+                  1e-6 * r["total_norm"].get<double>());
         }
       }
       CHECK(next == records.size());
@@ -118,11 +124,13 @@ TEST_CASE("SGD by hand: momentum, dampening, nesterov, weight decay", "[optim]")
   opt.step();
   const double e0 = 0.5 + 0.5 * p0, b0 = 0.9 * d0 + e0;
   CHECK(p.value().at({0}) == Approx(p0 - 0.1 * (e0 + 0.9 * b0)).epsilon(1e-15));
-  CHECK_THROWS_AS(optim::SGD({p}, 0.1, 0.0, 0.0, 0.0, true), ValueError);  // nesterov needs momentum
+  CHECK_THROWS_AS(optim::SGD({p}, 0.1, 0.0, 0.0, 0.0, true),
+                  ValueError);  // nesterov needs momentum
 }
 
 TEST_CASE("optimizers never modify a gradient in place and do not record", "[optim]") {
-  Variable a(Tensor::from_values({3}, {1, 2, 3}), true), b(Tensor::from_values({3}, {4, 5, 6}), true);
+  Variable a(Tensor::from_values({3}, {1, 2, 3}), true),
+      b(Tensor::from_values({3}, {4, 5, 6}), true);
   const Variable shared(Tensor::from_values({3}, {0.1f, -0.2f, 0.3f}));
   a.set_grad(shared);
   b.set_grad(shared);  // one gradient tensor for two parameters
@@ -172,7 +180,9 @@ TEST_CASE("optimizer state round trip resumes exactly", "[optim]") {
   for (int kind = 0; kind < 3; ++kind) {
     const auto make_opt = [&](Variable& p) -> std::unique_ptr<optim::Optimizer> {
       if (kind == 0) return std::make_unique<optim::SGD>(std::vector<Variable>{p}, 0.05, 0.9);
-      if (kind == 1) return std::make_unique<optim::Adam>(std::vector<Variable>{p}, 0.05, std::pair{0.9, 0.99}, 1e-8, 0, true);
+      if (kind == 1)
+        return std::make_unique<optim::Adam>(std::vector<Variable>{p}, 0.05, std::pair{0.9, 0.99},
+                                             1e-8, 0, true);
       return std::make_unique<optim::AdamW>(std::vector<Variable>{p}, 0.05);
     };
     Variable a(Tensor::from_values({3}, {0.1, 0.5, 2.0}, DType::f64), true);

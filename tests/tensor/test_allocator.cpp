@@ -1,7 +1,6 @@
-// The caching allocator (tensor/allocator.hpp): size classes, reuse, alignment, the cache limit, and
-// that a training-like loop stops asking the system for memory after its first step.
+// The caching allocator (tensor/allocator.hpp): size classes, reuse, alignment, the cache limit,
+// and that a training-like loop stops asking the system for memory after its first step.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <vector>
 

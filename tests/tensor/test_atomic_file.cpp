@@ -1,7 +1,5 @@
 // Tests for tg::read_file, tg::write_file_atomic and tg::AtomicFile: the target is replaced whole,
 // failures leave no temporary file behind, and every failure says which path failed and why.
-#include "tapegrad/tensor/atomic_file.hpp"
-
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,6 +7,7 @@
 #include <string>
 
 #include "support.hpp"
+#include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
 
 namespace fs = std::filesystem;
@@ -67,7 +66,8 @@ TEST_CASE("write_file_atomic fails when the target is a folder, and leaves no te
   CHECK(fs::is_directory(target));
 }
 
-TEST_CASE("write_file_atomic in a read-only folder names the path and the reason", "[atomic_file]") {
+TEST_CASE("write_file_atomic in a read-only folder names the path and the reason",
+          "[atomic_file]") {
   if (::geteuid() == 0) return;  // root ignores permissions, so there is nothing to observe
   TempDir dir("atomic");
   const auto ro = dir.path / "ro";
@@ -83,7 +83,8 @@ TEST_CASE("write_file_atomic in a read-only folder names the path and the reason
   fs::permissions(ro, fs::perms::owner_all);
 }
 
-TEST_CASE("AtomicFile publishes on commit and removes the temporary file otherwise", "[atomic_file]") {
+TEST_CASE("AtomicFile publishes on commit and removes the temporary file otherwise",
+          "[atomic_file]") {
   TempDir dir("atomic");
   const auto target = dir.path / "pieces.txt";
   {
@@ -127,17 +128,22 @@ TEST_CASE("read_file returns every byte of a file", "[atomic_file][read_file]") 
   CHECK(tg::read_file(dir / "empty").empty());
 }
 
-TEST_CASE("read_file failures are tg::Errors naming the path and the reason", "[atomic_file][read_file]") {
+TEST_CASE("read_file failures are tg::Errors naming the path and the reason",
+          "[atomic_file][read_file]") {
   TempDir dir("atomic");
   const std::string missing = dir / "missing.bin";
   CHECK_THROWS_AS(tg::read_file(missing), tg::Error);
-  CHECK_THROWS_WITH(tg::read_file(missing), "cannot read " + missing + ": No such file or directory");
-  // A folder opens like a file on Linux; it must still be a clear tg::Error, not a stream's exception.
+  CHECK_THROWS_WITH(tg::read_file(missing),
+                    "cannot read " + missing + ": No such file or directory");
+  // A folder opens like a file on Linux; it must still be a clear tg::Error, not a stream's
+  // exception.
   CHECK_THROWS_AS(tg::read_file(dir.path.string()), tg::Error);
-  CHECK_THROWS_WITH(tg::read_file(dir.path.string()), "cannot read " + dir.path.string() + ": Is a directory");
+  CHECK_THROWS_WITH(tg::read_file(dir.path.string()),
+                    "cannot read " + dir.path.string() + ": Is a directory");
   if (::geteuid() != 0) {  // root ignores permissions
     tg::write_file_atomic(dir / "secret", "x");
     fs::permissions(dir / "secret", fs::perms::none);
-    CHECK_THROWS_WITH(tg::read_file(dir / "secret"), "cannot read " + (dir / "secret") + ": Permission denied");
+    CHECK_THROWS_WITH(tg::read_file(dir / "secret"),
+                      "cannot read " + (dir / "secret") + ": Permission denied");
   }
 }

@@ -1,10 +1,9 @@
-// Tests for the fused kernels (tensor/fused.hpp): the optimizers' updates bitwise equal to the scalar
-// loop on every SIMD unit and for every thread count; relu's backward exact (a NaN gradient where the
-// output is 0 gives 0); the Bernoulli log-likelihood against the op-by-op reference and its gradient
-// zero where the incoming gradient is zero. Sizes around the SIMD widths, and one large enough to be
-// split over threads.
+// Tests for the fused kernels (tensor/fused.hpp): the optimizers' updates bitwise equal to the
+// scalar loop on every SIMD unit and for every thread count; relu's backward exact (a NaN gradient
+// where the output is 0 gives 0); the Bernoulli log-likelihood against the op-by-op reference and
+// its gradient zero where the incoming gradient is zero. Sizes around the SIMD widths, and one
+// large enough to be split over threads.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -58,14 +57,17 @@ template <class T>
 struct Buffers {
   std::vector<T> w, g, m, v, vmax;
   explicit Buffers(std::int64_t n)
-      : w(uniform<T>(n, -1, 1, 1)), g(uniform<T>(n, -0.1, 0.1, 2)), m(uniform<T>(n, -0.01, 0.01, 3)),
-        v(uniform<T>(n, 0, 1e-4, 4)), vmax(uniform<T>(n, 0, 1e-4, 5)) {}
+      : w(uniform<T>(n, -1, 1, 1)),
+        g(uniform<T>(n, -0.1, 0.1, 2)),
+        m(uniform<T>(n, -0.01, 0.01, 3)),
+        v(uniform<T>(n, 0, 1e-4, 4)),
+        vmax(uniform<T>(n, 0, 1e-4, 5)) {}
 };
 
 template <class T>
 kernels::AdamStep<T> adam_params(bool decoupled, bool amsgrad, bool wd) {
-  kernels::AdamStep<T> s{T(0.9), T(0.1), T(0.999), T(1 - 0.999), T(0.05), T(1e-8), T(-0.0123), T(0.01),
-                         T(1 - 1e-3 * 0.01)};
+  kernels::AdamStep<T> s{T(0.9),  T(0.1),     T(0.999), T(1 - 0.999),      T(0.05),
+                         T(1e-8), T(-0.0123), T(0.01),  T(1 - 1e-3 * 0.01)};
   s.decoupled = decoupled;
   s.amsgrad = amsgrad;
   s.has_weight_decay = wd;
@@ -101,8 +103,8 @@ void check_same(const Buffers<T>& a, const Buffers<T>& b) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("fused adam_step: every unit and thread count, bitwise the scalar loop", "", float,
-                   double) {
+TEMPLATE_TEST_CASE("fused adam_step: every unit and thread count, bitwise the scalar loop", "",
+                   float, double) {
   using T = TestType;
   for (bool decoupled : {false, true})
     for (bool amsgrad : {false, true})
@@ -127,8 +129,8 @@ TEMPLATE_TEST_CASE("fused adam_step: every unit and thread count, bitwise the sc
       }
 }
 
-TEMPLATE_TEST_CASE("fused sgd_step: every unit and thread count, bitwise the scalar loop", "", float,
-                   double) {
+TEMPLATE_TEST_CASE("fused sgd_step: every unit and thread count, bitwise the scalar loop", "",
+                   float, double) {
   using T = TestType;
   for (bool momentum : {false, true})
     for (bool nesterov : {false, true})
@@ -156,8 +158,8 @@ TEMPLATE_TEST_CASE("fused sgd_step: every unit and thread count, bitwise the sca
       }
 }
 
-TEMPLATE_TEST_CASE("fused relu_backward: dy where y > 0, an exact 0 elsewhere (NaN dy included)", "",
-                   float, double) {
+TEMPLATE_TEST_CASE("fused relu_backward: dy where y > 0, an exact 0 elsewhere (NaN dy included)",
+                   "", float, double) {
   using T = TestType;
   for (Unit u : detail::supported_units()) {
     UseUnit unit(u);
@@ -170,14 +172,16 @@ TEMPLATE_TEST_CASE("fused relu_backward: dy where y > 0, an exact 0 elsewhere (N
       bool ok = true;
       for (std::size_t i = 0; i < y.size(); ++i) {
         const T want = y[i] > 0 ? dy[i] : T(0);
-        ok = ok && (std::isnan(want) ? std::isnan(dx[i]) : std::memcmp(&want, &dx[i], sizeof(T)) == 0);
+        ok = ok &&
+             (std::isnan(want) ? std::isnan(dx[i]) : std::memcmp(&want, &dx[i], sizeof(T)) == 0);
       }
       CHECK(ok);
     }
   }
 }
 
-TEMPLATE_TEST_CASE("fused bernoulli_log_prob: x l - softplus(l), and its gradient", "", float, double) {
+TEMPLATE_TEST_CASE("fused bernoulli_log_prob: x l - softplus(l), and its gradient", "", float,
+                   double) {
   using T = TestType;
   for (Unit u : detail::supported_units()) {
     UseUnit unit(u);
@@ -199,7 +203,8 @@ TEMPLATE_TEST_CASE("fused bernoulli_log_prob: x l - softplus(l), and its gradien
         const long double sp = std::max(L, 0.0L) + std::log1p(std::exp(-std::fabs(L)));
         const long double sig = L >= 0 ? 1 / (1 + std::exp(-L)) : std::exp(L) / (1 + std::exp(L));
         worst = std::max(worst, std::fabs(lp[i] - (X * L - sp)) / (eps * (std::fabs(X * L) + sp)));
-        if (dlp[i] == 0) zero_stays_zero = zero_stays_zero && dl[i] == 0;
+        if (dlp[i] == 0)
+          zero_stays_zero = zero_stays_zero && dl[i] == 0;
         else
           worst_grad = std::max(worst_grad, std::fabs(dl[i] - dlp[i] * (X - sig)) /
                                                 (eps * std::fabs(dlp[i]) * (X + sig)));
@@ -211,7 +216,8 @@ TEMPLATE_TEST_CASE("fused bernoulli_log_prob: x l - softplus(l), and its gradien
   }
 }
 
-TEST_CASE("fused bernoulli_log_prob_backward: a zero incoming gradient is zero even at infinite logits") {
+TEST_CASE(
+    "fused bernoulli_log_prob_backward: a zero incoming gradient is zero even at infinite logits") {
   const std::vector<double> l = {INFINITY, -INFINITY, NAN, 3.0}, x = {0.0, 1.0, 0.5, 0.25};
   const std::vector<double> dlp = {0, 0, 0, 0};
   std::vector<double> dl(4, 7.0);

@@ -1,9 +1,8 @@
-// Tests for the element-wise and reduction kernels (tensor/kernels.hpp): every op against the scalar
-// reference (tensor/kernels_ref.hpp), in f32 and f64, at sizes around the SIMD widths, on every SIMD unit
-// this CPU has and on the scalar unit; special values; the fixed-order sum's accuracy and its bitwise
-// agreement across units.
+// Tests for the element-wise and reduction kernels (tensor/kernels.hpp): every op against the
+// scalar reference (tensor/kernels_ref.hpp), in f32 and f64, at sizes around the SIMD widths, on
+// every SIMD unit this CPU has and on the scalar unit; special values; the fixed-order sum's
+// accuracy and its bitwise agreement across units.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -42,10 +41,11 @@ struct UseUnit {
 
 const std::vector<std::int64_t> sizes = {0, 1, 7, 15, 16, 17, 33, 1000};
 
-// n values in [lo, hi], with special values planted at a few positions (different ones per n, so that
-// they land both in the SIMD body and in the tail).
+// n values in [lo, hi], with special values planted at a few positions (different ones per n, so
+// that they land both in the SIMD body and in the tail).
 template <class T>
-std::vector<T> make_input(std::int64_t n, double lo, double hi, std::uint64_t seed, bool specials = true) {
+std::vector<T> make_input(std::int64_t n, double lo, double hi, std::uint64_t seed,
+                          bool specials = true) {
   Rng rng{seed * 7919 + std::uint64_t(n)};
   std::vector<T> x(static_cast<std::size_t>(n));
   for (auto& v : x) v = T(lo + (hi - lo) * rng.uniform());
@@ -64,10 +64,10 @@ struct UnaryCase {
   std::uint64_t ulps;  // 0: bitwise equal to the reference
 };
 
-// Ops that are exact in IEEE arithmetic (or a select) must match bitwise; the transcendental ones use
-// xsimd's polynomials and may differ from libm by the measured worst case plus a margin.
+// Ops that are exact in IEEE arithmetic (or a select) must match bitwise; the transcendental ones
+// use xsimd's polynomials and may differ from libm by the measured worst case plus a margin.
 const std::vector<UnaryCase> unary_cases = {
-    // Every op of the table, on its range (tensor/elementwise.hpp) ...
+// Every op of the table, on its range (tensor/elementwise.hpp) ...
 #define TG_ROW(name, ref, simd, units, lo, hi, ulps) {Unary::name, #name, lo, hi, ulps},
     TG_UNARY_OPS(TG_ROW)
 #undef TG_ROW
@@ -92,8 +92,8 @@ void check_close(const std::vector<T>& x, const std::vector<T>& y, const std::ve
   for (std::size_t i = 0; i < want.size(); ++i) {
     const std::uint64_t d = ulp_distance(y[i], want[i]);
     if (d > ulps) {
-      INFO("element " << i << " of " << want.size() << ": x = " << x[i] << ", got " << y[i] << ", want "
-                      << want[i] << " (" << d << " ulp, allowed " << ulps << ")");
+      INFO("element " << i << " of " << want.size() << ": x = " << x[i] << ", got " << y[i]
+                      << ", want " << want[i] << " (" << d << " ulp, allowed " << ulps << ")");
       CHECK(d <= ulps);
       return;
     }
@@ -149,9 +149,9 @@ void test_binary_all_units() {
         if (n > 0) b[0] = T(3);  // the broadcast value: an integer exponent for pow
         for (int a_step = 0; a_step <= 1; ++a_step) {
           for (int b_step = 0; b_step <= 1; ++b_step) {
-            INFO(detail::unit_name(unit) << " " << dtype_name<T>() << " binary op "
-                                         << static_cast<int>(op) << " n=" << n << " a_step=" << a_step
-                                         << " b_step=" << b_step);
+            INFO(detail::unit_name(unit)
+                 << " " << dtype_name<T>() << " binary op " << static_cast<int>(op) << " n=" << n
+                 << " a_step=" << a_step << " b_step=" << b_step);
             std::vector<T> want(a.size());
             ref::binary(op, a.data(), a_step, b.data(), b_step, want.data(), n);
             std::vector<T> y(a.size(), T(-7));
@@ -221,8 +221,9 @@ std::pair<long double, long double> exact_sum(const std::vector<T>& x) {
 
 template <class T>
 void test_sum() {
-  const std::vector<std::int64_t> sum_sizes = {0,    1,    7,    15,   16,   17,   31,    32,    33,   1000,
-                                               1023, 1024, 1025, 2047, 2049, 5000, 65537, 100003, 128 * 784};
+  const std::vector<std::int64_t> sum_sizes = {0,    1,    7,     15,     16,       17,   31,
+                                               32,   33,   1000,  1023,   1024,     1025, 2047,
+                                               2049, 5000, 65537, 100003, 128 * 784};
   for (const std::int64_t n : sum_sizes) {
     const std::vector<T> x = make_input<T>(n, -1, 1.5, 21, false);
     const T want = ref::sum(x.data(), n);
@@ -234,8 +235,8 @@ void test_sum() {
                                    << ", reference order gives " << want);
       CHECK(std::memcmp(&got, &want, sizeof(T)) == 0);
     }
-    // Accurate: blocked + pairwise summation's bound, (sum_block / sum_lanes + log2 n + 5) eps sum |x|
-    // (a plain loop's bound is n eps sum |x|).
+    // Accurate: blocked + pairwise summation's bound, (sum_block / sum_lanes + log2 n + 5) eps sum
+    // |x| (a plain loop's bound is n eps sum |x|).
     const auto [exact, exact_abs] = exact_sum(x);
     const long double eps = std::numeric_limits<T>::epsilon();
     const long double bound =
@@ -322,8 +323,8 @@ TEST_CASE("max and min propagate NaN and match the reference", "[kernels]") {
   test_max_min<double>();
 }
 
-// One value through the dispatched kernel (on the active unit), placed in the SIMD body of a longer run
-// so that the batch code (not only the tail) is what computes it.
+// One value through the dispatched kernel (on the active unit), placed in the SIMD body of a longer
+// run so that the batch code (not only the tail) is what computes it.
 template <class T>
 T apply(Unary op, T x) {
   std::vector<T> v(37, x);
@@ -490,11 +491,13 @@ void test_digamma() {
   // must reduce x to its distance from the nearest integer). Error bound: 16 eps max(1, |psi|).
   for (int i = 0; i < 4000; ++i) {
     double x = -10 + 30 * rng.uniform();
-    if (i % 4 == 0) x = std::round(x) + (rng.uniform() - 0.5) * 1e-6;  // near a pole (or near 0..10)
+    if (i % 4 == 0)
+      x = std::round(x) + (rng.uniform() - 0.5) * 1e-6;  // near a pole (or near 0..10)
     const long double want = ref::digamma(static_cast<long double>(x));
     const double got = ref::digamma(x);
     INFO("digamma(" << x << ")");
-    CHECK(std::fabs(got - want) <= 16 * std::numeric_limits<double>::epsilon() * std::max(1.0L, std::fabs(want)));
+    CHECK(std::fabs(got - want) <=
+          16 * std::numeric_limits<double>::epsilon() * std::max(1.0L, std::fabs(want)));
   }
   // Reflection agrees with the recurrence through 0.5: psi(1 - x) - psi(x) = pi cot(pi x).
   for (const double x : {0.1, 0.3, 0.7, 2.3, 5.25, 12.25}) {
@@ -509,8 +512,8 @@ TEST_CASE("digamma: closed forms, reflection, poles", "[kernels]") {
 }
 
 TEST_CASE("erfinv: special values and the round trip through erf", "[kernels]") {
-  for (double y : {-0.9999999, -0.7, -0.3, -1e-9, 1e-300, 0.1, 0.5, 0.5000001, 0.9, 0.999999,
-                   1 - 1e-15}) {
+  for (double y :
+       {-0.9999999, -0.7, -0.3, -1e-9, 1e-300, 0.1, 0.5, 0.5000001, 0.9, 0.999999, 1 - 1e-15}) {
     INFO("erfinv(" << y << ")");
     const double x = apply(Unary::erfinv, y);
     // erf(x) = y within rounding of y, and 1 - erf(x) for y near 1 (erfc keeps the digits there;

@@ -156,26 +156,46 @@ template <class T>
 T ref_unary(U op, T x) {
   const L v = x;
   switch (op) {
-    case U::neg: return -x;
-    case U::abs: return std::abs(x);
-    case U::square: return x * x;
-    case U::sqrt: return std::sqrt(x);
-    case U::reciprocal: return T(1) / x;
-    case U::exp: return T(std::exp(v));
-    case U::expm1: return T(std::expm1(v));
-    case U::log: return T(std::log(v));
-    case U::log1p: return T(std::log1p(v));
-    case U::tanh: return T(std::tanh(v));
-    case U::sigmoid: return T(1 / (1 + std::exp(-v)));
-    case U::relu: return x > 0 ? x : T(0);
-    case U::softplus: return T(std::log1p(std::exp(v)));
-    case U::log_sigmoid: return T(-std::log1p(std::exp(-v)));
-    case U::erf: return T(std::erf(v));
-    case U::lgamma: return T(std::lgamma(v));
-    case U::digamma: return T(digamma_ref(v));
-    case U::erfinv: return T(erfinv_ref(v));
-    case U::sign: return T(x > 0) - T(x < 0);
-    case U::step: return x > 0 ? T(1) : T(0);
+    case U::neg:
+      return -x;
+    case U::abs:
+      return std::abs(x);
+    case U::square:
+      return x * x;
+    case U::sqrt:
+      return std::sqrt(x);
+    case U::reciprocal:
+      return T(1) / x;
+    case U::exp:
+      return T(std::exp(v));
+    case U::expm1:
+      return T(std::expm1(v));
+    case U::log:
+      return T(std::log(v));
+    case U::log1p:
+      return T(std::log1p(v));
+    case U::tanh:
+      return T(std::tanh(v));
+    case U::sigmoid:
+      return T(1 / (1 + std::exp(-v)));
+    case U::relu:
+      return x > 0 ? x : T(0);
+    case U::softplus:
+      return T(std::log1p(std::exp(v)));
+    case U::log_sigmoid:
+      return T(-std::log1p(std::exp(-v)));
+    case U::erf:
+      return T(std::erf(v));
+    case U::lgamma:
+      return T(std::lgamma(v));
+    case U::digamma:
+      return T(digamma_ref(v));
+    case U::erfinv:
+      return T(erfinv_ref(v));
+    case U::sign:
+      return T(x > 0) - T(x < 0);
+    case U::step:
+      return x > 0 ? T(1) : T(0);
   }
   return x;
 }
@@ -227,19 +247,32 @@ enum class B { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge
 template <class T>
 T ref_binary(B op, T a, T b) {
   switch (op) {
-    case B::add: return a + b;
-    case B::sub: return a - b;
-    case B::mul: return a * b;
-    case B::div: return a / b;
-    case B::pow: return T(std::pow(L(a), L(b)));
-    case B::maximum: return std::max(a, b);
-    case B::minimum: return std::min(a, b);
-    case B::eq: return a == b ? T(1) : T(0);
-    case B::ne: return a != b ? T(1) : T(0);
-    case B::lt: return a < b ? T(1) : T(0);
-    case B::le: return a <= b ? T(1) : T(0);
-    case B::gt: return a > b ? T(1) : T(0);
-    case B::ge: return a >= b ? T(1) : T(0);
+    case B::add:
+      return a + b;
+    case B::sub:
+      return a - b;
+    case B::mul:
+      return a * b;
+    case B::div:
+      return a / b;
+    case B::pow:
+      return T(std::pow(L(a), L(b)));
+    case B::maximum:
+      return std::max(a, b);
+    case B::minimum:
+      return std::min(a, b);
+    case B::eq:
+      return a == b ? T(1) : T(0);
+    case B::ne:
+      return a != b ? T(1) : T(0);
+    case B::lt:
+      return a < b ? T(1) : T(0);
+    case B::le:
+      return a <= b ? T(1) : T(0);
+    case B::gt:
+      return a > b ? T(1) : T(0);
+    case B::ge:
+      return a >= b ? T(1) : T(0);
   }
   return a;
 }
@@ -571,8 +604,12 @@ RefReduce ref_reduce(R kind, const Tensor& x, const std::vector<bool>& red) {
         v /= L(g.size());
         s /= L(g.size());
         break;
-      case R::max: v = *std::max_element(g.begin(), g.end()); break;
-      case R::min: v = *std::min_element(g.begin(), g.end()); break;
+      case R::max:
+        v = *std::max_element(g.begin(), g.end());
+        break;
+      case R::min:
+        v = *std::min_element(g.begin(), g.end());
+        break;
       case R::logsumexp: {
         const L m = *std::max_element(g.begin(), g.end());
         for (L e : g) v += std::exp(e - m);
@@ -589,22 +626,32 @@ RefReduce ref_reduce(R kind, const Tensor& x, const std::vector<bool>& red) {
 
 Tensor reduce_op(R kind, const Tensor& x, const Axes& axes, bool keepdim) {
   switch (kind) {
-    case R::sum: return tg::sum(x, axes, keepdim);
-    case R::mean: return tg::mean(x, axes, keepdim);
-    case R::max: return tg::max(x, axes, keepdim);
-    case R::min: return tg::min(x, axes, keepdim);
-    case R::logsumexp: return tg::logsumexp(x, axes, keepdim);
+    case R::sum:
+      return tg::sum(x, axes, keepdim);
+    case R::mean:
+      return tg::mean(x, axes, keepdim);
+    case R::max:
+      return tg::max(x, axes, keepdim);
+    case R::min:
+      return tg::min(x, axes, keepdim);
+    case R::logsumexp:
+      return tg::logsumexp(x, axes, keepdim);
   }
   return {};
 }
 
 const char* reduce_name(R kind) {
   switch (kind) {
-    case R::sum: return "sum";
-    case R::mean: return "mean";
-    case R::max: return "max";
-    case R::min: return "min";
-    case R::logsumexp: return "logsumexp";
+    case R::sum:
+      return "sum";
+    case R::mean:
+      return "mean";
+    case R::max:
+      return "max";
+    case R::min:
+      return "min";
+    case R::logsumexp:
+      return "logsumexp";
   }
   return "";
 }

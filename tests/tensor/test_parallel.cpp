@@ -1,9 +1,7 @@
-// Tests for the thread pool: parallel_for covers every index exactly once, splits work as the header
-// promises, runs small and nested work inline, really runs chunks concurrently, and carries an
-// exception from any chunk back to the caller. No sleeps and no timing: concurrency is shown by a
-// rendezvous that can only complete if two chunks run at the same time.
-#include "tapegrad/tensor/parallel.hpp"
-
+// Tests for the thread pool: parallel_for covers every index exactly once, splits work as the
+// header promises, runs small and nested work inline, really runs chunks concurrently, and carries
+// an exception from any chunk back to the caller. No sleeps and no timing: concurrency is shown by
+// a rendezvous that can only complete if two chunks run at the same time.
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -16,6 +14,7 @@
 
 #include "support.hpp"
 #include "tapegrad/tensor/error.hpp"
+#include "tapegrad/tensor/parallel.hpp"
 
 namespace {
 
@@ -70,7 +69,8 @@ TEST_CASE("parallel_for covers every index exactly once", "[parallel]") {
           });
           INFO("threads " << threads << ", begin " << begin << ", n " << n << ", grain " << grain);
           REQUIRE_FALSE(bad_range);
-          REQUIRE(std::all_of(hits.begin(), hits.end(), [](const std::atomic<int>& h) { return h == 1; }));
+          REQUIRE(std::all_of(hits.begin(), hits.end(),
+                              [](const std::atomic<int>& h) { return h == 1; }));
           if (n == 0) REQUIRE(calls == 0);
           REQUIRE(calls <= threads);
         }
@@ -79,12 +79,13 @@ TEST_CASE("parallel_for covers every index exactly once", "[parallel]") {
   }
 }
 
-TEST_CASE("parallel_for splits into at most num_threads() near-equal chunks of at least grain", "[parallel]") {
+TEST_CASE("parallel_for splits into at most num_threads() near-equal chunks of at least grain",
+          "[parallel]") {
   ThreadsGuard guard;
   tg::set_num_threads(3);
   CHECK(chunks_of(0, 10, 1) == std::vector<Range>{{0, 4}, {4, 7}, {7, 10}});
   CHECK(chunks_of(5, 15, 4) == std::vector<Range>{{5, 10}, {10, 15}});  // 10 / 4 = 2 chunks
-  CHECK(chunks_of(0, 7, 4) == std::vector<Range>{{0, 7}});              // less than two grains: inline
+  CHECK(chunks_of(0, 7, 4) == std::vector<Range>{{0, 7}});  // less than two grains: inline
   CHECK(chunks_of(0, 2, 1) == std::vector<Range>{{0, 1}, {1, 2}});
   for (std::int64_t n : {9, 100, 1001})
     for (std::int64_t grain : {1, 2, 5, 50}) {
@@ -195,7 +196,8 @@ TEST_CASE("an exception in a chunk is rethrown on the calling thread", "[paralle
       std::vector<std::atomic<int>> hits(300);
       try {
         tg::parallel_for(0, 300, 1, [&](std::int64_t lo, std::int64_t hi) {
-          if (lo <= thrower && thrower < hi) throw tg::ValueError("bad index " + std::to_string(thrower));
+          if (lo <= thrower && thrower < hi)
+            throw tg::ValueError("bad index " + std::to_string(thrower));
           for (std::int64_t i = lo; i < hi; ++i) ++hits[i];
         });
         FAIL("parallel_for did not throw");
@@ -204,17 +206,19 @@ TEST_CASE("an exception in a chunk is rethrown on the calling thread", "[paralle
       }
       if (threads > 1) {  // 300 splits evenly: every index outside the throwing chunk was covered
         const std::int64_t size = 300 / threads, first = thrower / size * size;
-        for (std::int64_t i = 0; i < 300; ++i) REQUIRE(hits[i] == (i >= first && i < first + size ? 0 : 1));
+        for (std::int64_t i = 0; i < 300; ++i)
+          REQUIRE(hits[i] == (i >= first && i < first + size ? 0 : 1));
       }
     }
   }
   SECTION("every chunk throws: the first chunk's exception wins") {
     for (int rep = 0; rep < 20; ++rep) {
-      CHECK_THROWS_WITH(tg::parallel_for(0, 300, 1,
-                                         [](std::int64_t lo, std::int64_t) {
-                                           throw std::runtime_error("chunk at " + std::to_string(lo));
-                                         }),
-                        "chunk at 0");
+      CHECK_THROWS_WITH(
+          tg::parallel_for(0, 300, 1,
+                           [](std::int64_t lo, std::int64_t) {
+                             throw std::runtime_error("chunk at " + std::to_string(lo));
+                           }),
+          "chunk at 0");
     }
   }
   SECTION("the pool works normally afterwards") {

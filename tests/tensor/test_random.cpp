@@ -1,8 +1,6 @@
-// Tests for tg::Generator: Philox4x32-10 against the published known-answer vectors, the exact mapping
-// from Philox words to values, moments of every fill within 5 standard errors (fixed seeds, so the
-// tests are deterministic), offsets, and bitwise independence from the thread count.
-#include "tapegrad/tensor/random.hpp"
-
+// Tests for tg::Generator: Philox4x32-10 against the published known-answer vectors, the exact
+// mapping from Philox words to values, moments of every fill within 5 standard errors (fixed seeds,
+// so the tests are deterministic), offsets, and bitwise independence from the thread count.
 #include <Random123/philox.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include "support.hpp"
 #include "tapegrad/tensor/error.hpp"
 #include "tapegrad/tensor/parallel.hpp"
+#include "tapegrad/tensor/random.hpp"
 
 namespace {
 
@@ -23,8 +22,10 @@ using Philox = r123::Philox4x32;
 using tgtest::ThreadsGuard;
 
 Philox::ctr_type philox(std::uint64_t seed, std::uint64_t block) {
-  const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
-  const Philox::key_type key = {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
+  const Philox::ctr_type ctr = {
+      {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0}};
+  const Philox::key_type key = {
+      {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
   return Philox()(ctr, key);
 }
 
@@ -79,7 +80,8 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[random]"
 }
 
 TEST_CASE("fills map Philox words to values as documented", "[random]") {
-  const std::uint64_t seed = 0x0123456789abcdefULL, offset = 0xfffffffffULL;  // both words of each in use
+  const std::uint64_t seed = 0x0123456789abcdefULL,
+                      offset = 0xfffffffffULL;  // both words of each in use
   tg::Generator g(seed);
 
   SECTION("f32 uniform: top 24 bits of each word, 4 values a block") {
@@ -99,7 +101,8 @@ TEST_CASE("fills map Philox words to values as documented", "[random]") {
     CHECK(g.offset() == offset + 2);
     for (int i = 0; i < 3; ++i) {
       const auto w = philox(seed, offset + i / 2);
-      const std::uint64_t k = (std::uint64_t{w.v[2 * (i % 2)]} << 21) | (w.v[2 * (i % 2) + 1] >> 11);
+      const std::uint64_t k =
+          (std::uint64_t{w.v[2 * (i % 2)]} << 21) | (w.v[2 * (i % 2) + 1] >> 11);
       CHECK(u[i] == static_cast<double>(k) * 0x1p-53);
     }
   }
@@ -109,7 +112,8 @@ TEST_CASE("fills map Philox words to values as documented", "[random]") {
     g.fill_normal(z.data(), 2);
     CHECK(g.offset() == offset + 1);
     const auto w = philox(seed, offset);
-    const double u1 = static_cast<double>((std::uint64_t{w.v[0]} << 21) | (w.v[1] >> 11)) * 0x1p-53 + 0x1p-53;
+    const double u1 =
+        static_cast<double>((std::uint64_t{w.v[0]} << 21) | (w.v[1] >> 11)) * 0x1p-53 + 0x1p-53;
     const double u2 = static_cast<double>((std::uint64_t{w.v[2]} << 21) | (w.v[3] >> 11)) * 0x1p-53;
     const double r = std::sqrt(-2.0 * std::log(u1)), t = 2.0 * std::numbers::pi * u2;
     CHECK(z[0] == Approx(r * std::cos(t)).epsilon(1e-14));
@@ -200,7 +204,8 @@ TEMPLATE_TEST_CASE("bernoulli fills fire with probability p", "[random]", float,
     for (double p : {0.0, 0.001, 0.1, 0.5, 0.9, 1.0}) {
       const TestType pt = TestType(p);
       g.fill_bernoulli(x.data(), n, &pt, 0);
-      CHECK(std::all_of(x.begin(), x.end(), [](TestType v) { return v == TestType(0) || v == TestType(1); }));
+      CHECK(std::all_of(x.begin(), x.end(),
+                        [](TestType v) { return v == TestType(0) || v == TestType(1); }));
       const auto ones = std::count(x.begin(), x.end(), TestType(1));
       INFO("p = " << p);
       if (p == 0.0) CHECK(ones == 0);
@@ -209,7 +214,8 @@ TEMPLATE_TEST_CASE("bernoulli fills fire with probability p", "[random]", float,
     }
   }
   SECTION("one p per element (p_step = 1)") {
-    // Element i gets p = 0.2 if i is even, 0.7 if odd; each class's frequency is checked separately.
+    // Element i gets p = 0.2 if i is even, 0.7 if odd; each class's frequency is checked
+    // separately.
     std::vector<TestType> p(n);
     for (std::int64_t i = 0; i < n; ++i) p[i] = i % 2 ? TestType(0.7) : TestType(0.2);
     g.fill_bernoulli(x.data(), n, p.data());
@@ -297,19 +303,25 @@ TEST_CASE("fills do not depend on the thread count", "[random]") {
     CHECK(same_bits(serial, fill_with_threads<T>(2, n, fill)));
     CHECK(same_bits(serial, fill_with_threads<T>(3, n, fill)));
   };
-  check([](tg::Generator& g, float* out, std::int64_t m) { g.fill_uniform(out, m, -1.0f, 1.0f); }, 0.0f);
+  check([](tg::Generator& g, float* out, std::int64_t m) { g.fill_uniform(out, m, -1.0f, 1.0f); },
+        0.0f);
   check([](tg::Generator& g, double* out, std::int64_t m) { g.fill_uniform(out, m); }, 0.0);
   check([](tg::Generator& g, float* out, std::int64_t m) { g.fill_normal(out, m); }, 0.0f);
-  check([](tg::Generator& g, double* out, std::int64_t m) { g.fill_normal(out, m, 2.0, 3.0); }, 0.0);
-  check([](tg::Generator& g, float* out, std::int64_t m) {
-    const float p = 0.4f;
-    g.fill_bernoulli(out, m, &p, 0);
-  }, 0.0f);
-  check([](tg::Generator& g, double* out, std::int64_t m) {
-    std::vector<double> p(static_cast<std::size_t>(m));
-    for (std::int64_t i = 0; i < m; ++i) p[i] = double(i % 97) / 96;
-    g.fill_bernoulli(out, m, p.data());
-  }, 0.0);
+  check([](tg::Generator& g, double* out, std::int64_t m) { g.fill_normal(out, m, 2.0, 3.0); },
+        0.0);
+  check(
+      [](tg::Generator& g, float* out, std::int64_t m) {
+        const float p = 0.4f;
+        g.fill_bernoulli(out, m, &p, 0);
+      },
+      0.0f);
+  check(
+      [](tg::Generator& g, double* out, std::int64_t m) {
+        std::vector<double> p(static_cast<std::size_t>(m));
+        for (std::int64_t i = 0; i < m; ++i) p[i] = double(i % 97) / 96;
+        g.fill_bernoulli(out, m, p.data());
+      },
+      0.0);
 }
 
 TEST_CASE("default_generator and manual_seed", "[random]") {

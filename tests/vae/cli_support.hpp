@@ -67,6 +67,8 @@ inline Result run(const std::vector<std::string>& args) {
   return r;
 }
 
-inline bool is_png(const std::string& path) { return tg::read_file(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
+inline bool is_png(const std::string& path) {
+  return tg::read_file(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0;
+}
 
 }  // namespace tgtest::cli

@@ -1,6 +1,6 @@
-// Tests of what `vae compare`, `vae encode`/`decode` and the labelled figures rest on: the classifier
-// and its scores, class names, codes files, labelled PNG grids, the scatter plot's contours, and the
-// comparison itself on a small slice of the embedded digits.
+// Tests of what `vae compare`, `vae encode`/`decode` and the labelled figures rest on: the
+// classifier and its scores, class names, codes files, labelled PNG grids, the scatter plot's
+// contours, and the comparison itself on a small slice of the embedded digits.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -9,15 +9,15 @@
 #define STB_IMAGE_STATIC
 #include <stb_image.h>
 
-#include "tapegrad/autograd/gradcheck.hpp"
-#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/classifier.hpp"
 #include "examples/vae/codes.hpp"
 #include "examples/vae/compare.hpp"
 #include "examples/vae/labels.hpp"
 #include "examples/vae/plot.hpp"
-#include "tapegrad/nn/npy.hpp"
 #include "support.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/npy.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
 
@@ -52,8 +52,10 @@ std::vector<unsigned char> grey_pixels(const std::string& path, int& w, int& h) 
 
 }  // namespace
 
-TEST_CASE("argument: cross_entropy is -mean log softmax[label], and gradchecks", "[vae][argument]") {
-  const Tensor l = Tensor::from_values({3, 4}, {0.1, -2, 3, 0.5, 1, 1, 1, 1, -0.3, 2.2, 0.7, -1.5}, tg::DType::f64);
+TEST_CASE("argument: cross_entropy is -mean log softmax[label], and gradchecks",
+          "[vae][argument]") {
+  const Tensor l = Tensor::from_values({3, 4}, {0.1, -2, 3, 0.5, 1, 1, 1, 1, -0.3, 2.2, 0.7, -1.5},
+                                       tg::DType::f64);
   const std::vector<int> y{2, 0, 3};
   const Variable loss = vae::cross_entropy(Variable(l), y);
   const std::vector<double> v = l.to_vector();
@@ -66,11 +68,13 @@ TEST_CASE("argument: cross_entropy is -mean log softmax[label], and gradchecks",
   CHECK(loss.item() == Approx(want / 3).epsilon(1e-12));
   CHECK(tg::gradcheck([&](const std::vector<Variable>& in) { return vae::cross_entropy(in[0], y); },
                       {Variable(l, true)}));
-  CHECK_THROWS_WITH(vae::cross_entropy(Variable(l), {0, 1}), Catch::Contains("3 logit rows but 2 labels"));
+  CHECK_THROWS_WITH(vae::cross_entropy(Variable(l), {0, 1}),
+                    Catch::Contains("3 logit rows but 2 labels"));
   CHECK_THROWS_WITH(vae::cross_entropy(Variable(l), {0, 1, 4}), Catch::Contains("outside 0..3"));
 }
 
-TEST_CASE("argument: score_images counts clear decodings and the class histogram's entropy", "[vae][argument]") {
+TEST_CASE("argument: score_images counts clear decodings and the class histogram's entropy",
+          "[vae][argument]") {
   // A classifier trained on 1,024 digits scores the test slice; the bookkeeping is checked by hand.
   vae::ClassifierReport report;
   auto clf = vae::train_classifier(slice(), 4, 1, &report);
@@ -101,14 +105,16 @@ TEST_CASE("argument: class names from the folder's name or --class-names", "[vae
   CHECK(vae::class_names("/x/Fashion_MNIST/")[0] == "T-shirt/top");
   CHECK(vae::class_names("", "a,b,c,d,e,f,g,h,i,j")[9] == "j");
   CHECK_THROWS_WITH(vae::class_names("", "a,b"), Catch::Contains("got 2 names, expected 10"));
-  CHECK_THROWS_WITH(vae::class_names("", "a,b,,d,e,f,g,h,i,j"), Catch::Contains("name 3 (label 2) is empty"));
+  CHECK_THROWS_WITH(vae::class_names("", "a,b,,d,e,f,g,h,i,j"),
+                    Catch::Contains("name 3 (label 2) is empty"));
   CHECK(vae::short_name("Ankle boot", 5) == "Ankle");
 }
 
 TEST_CASE("argument: labelled PNG grids carry their text", "[vae][argument]") {
   TempDir tmp("arg");
   std::vector<float> white(28 * 28, 1.0f);
-  const std::vector<std::vector<const float*>> tiles{{white.data(), white.data()}, {white.data(), white.data()}};
+  const std::vector<std::vector<const float*>> tiles{{white.data(), white.data()},
+                                                     {white.data(), white.data()}};
   vae::GridText text;
   text.title = "title";
   text.columns = {"t=0", "t=1"};
@@ -142,16 +148,18 @@ TEST_CASE("argument: the scatter plot draws Gaussian contours and class names", 
   extras.ellipses.push_back({1, 1, 4, 1, 2, 1, "fitted", "#d62728", true});
   vae::write_scatter_svg(tmp / "s.svg", {0.f, 1.f}, {0.f, 1.f}, {0, 9}, "t", "x", "y", extras);
   const std::string svg = tg::read_file(tmp / "s.svg");
-  CHECK_THAT(svg, Catch::Contains("T-shirt/top") && Catch::Contains("Ankle boot") && Catch::Contains("N(0, I)") &&
-                      Catch::Contains("stroke-dasharray"));
+  CHECK_THAT(svg, Catch::Contains("T-shirt/top") && Catch::Contains("Ankle boot") &&
+                      Catch::Contains("N(0, I)") && Catch::Contains("stroke-dasharray"));
   CHECK(std::count(svg.begin(), svg.end(), '\n') > 10);
   extras.ellipses.push_back({0, 0, 1, 2, 1, 1, "bad", "#000000", false});  // not positive definite
-  CHECK_THROWS_WITH(vae::write_scatter_svg(tmp / "bad.svg", {0.f}, {0.f}, {0}, "t", "x", "y", extras),
-                    Catch::Contains("positive-definite"));
+  CHECK_THROWS_WITH(
+      vae::write_scatter_svg(tmp / "bad.svg", {0.f}, {0.f}, {0}, "t", "x", "y", extras),
+      Catch::Contains("positive-definite"));
   CHECK_FALSE(fs::exists(tmp / "bad.svg"));
 }
 
-TEST_CASE("argument: codes files: a round trip, and the wrong width is an error that says so", "[vae][argument]") {
+TEST_CASE("argument: codes files: a round trip, and the wrong width is an error that says so",
+          "[vae][argument]") {
   TempDir tmp("arg");
   vae::Config c;
   c.kind = vae::ModelKind::vae;
@@ -170,16 +178,22 @@ TEST_CASE("argument: codes files: a round trip, and the wrong width is an error 
 
   vae::Config wide = c;
   wide.latent = 20;
-  CHECK_THROWS_WITH(vae::read_codes(tmp / "codes.npy", wide, "m20.safetensors"),
-                    Catch::Contains("5 columns") && Catch::Contains("m20.safetensors") && Catch::Contains("20"));
+  CHECK_THROWS_WITH(
+      vae::read_codes(tmp / "codes.npy", wide, "m20.safetensors"),
+      Catch::Contains("5 columns") && Catch::Contains("m20.safetensors") && Catch::Contains("20"));
   tg::nn::save_npy(tmp / "flat.npy", Tensor::zeros({7}));
-  CHECK_THROWS_WITH(vae::read_codes(tmp / "flat.npy", c, "m"), Catch::Contains("2-D") && Catch::Contains("(7,)"));
+  CHECK_THROWS_WITH(vae::read_codes(tmp / "flat.npy", c, "m"),
+                    Catch::Contains("2-D") && Catch::Contains("(7,)"));
   tg::nn::save_npy(tmp / "nan.npy", Tensor::full({2, 5}, NAN));
-  CHECK_THROWS_WITH(vae::read_codes(tmp / "nan.npy", c, "m"), Catch::Contains("code 0, column 0 is nan"));
-  CHECK_THROWS_WITH(vae::read_codes(tmp / "none.npy", c, "m"), Catch::Contains("no such file") && Catch::Contains("vae encode"));
-  CHECK_THROWS_WITH(vae::read_labels(tmp / "codes.labels.npy", 31, 10), Catch::Contains("expected 31 labels"));
+  CHECK_THROWS_WITH(vae::read_codes(tmp / "nan.npy", c, "m"),
+                    Catch::Contains("code 0, column 0 is nan"));
+  CHECK_THROWS_WITH(vae::read_codes(tmp / "none.npy", c, "m"),
+                    Catch::Contains("no such file") && Catch::Contains("vae encode"));
+  CHECK_THROWS_WITH(vae::read_labels(tmp / "codes.labels.npy", 31, 10),
+                    Catch::Contains("expected 31 labels"));
   tg::nn::save_npy(tmp / "badlabels.npy", Tensor::from_values({2}, {1, 12}));
-  CHECK_THROWS_WITH(vae::read_labels(tmp / "badlabels.npy", 2, 10), Catch::Contains("label 1 is 12"));
+  CHECK_THROWS_WITH(vae::read_labels(tmp / "badlabels.npy", 2, 10),
+                    Catch::Contains("label 1 is 12"));
 }
 
 TEST_CASE("argument: compare_models draws and scores both models", "[vae][argument]") {
@@ -219,14 +233,16 @@ TEST_CASE("argument: compare_models draws and scores both models", "[vae][argume
       CHECK(r.rows[1].score.n == 100);
       CHECK(r.rows[3].score.n == 25);  // the 5 x 5 grid
       for (const char* model : {"ae", "vae"})
-        for (const char* part : {"-latent.svg", "-grid.png", "-samples-prior.png", "-samples-fitted.png", "-interpolation.png"}) {
+        for (const char* part : {"-latent.svg", "-grid.png", "-samples-prior.png",
+                                 "-samples-fitted.png", "-interpolation.png"}) {
           const fs::path f = tmp.path / fmt::format("{}-latent{}{}", model, latent, part);
           INFO(f);
           CHECK(fs::exists(f));
         }
       const std::string svg = tg::read_file(r.figure);
       CHECK(svg.rfind("<svg", 0) == 0);
-      CHECK_THAT(svg, Catch::Contains("data:image/png;base64,iVBORw0KGgo") && Catch::Contains("no bound on -log p(x)"));
+      CHECK_THAT(svg, Catch::Contains("data:image/png;base64,iVBORw0KGgo") &&
+                          Catch::Contains("no bound on -log p(x)"));
       const auto j = nlohmann::json::parse(vae::compare_json(report, {r}));
       CHECK(j["rows"].size() == 9);
       CHECK(j["classifier"]["test_accuracy"] == report.test_accuracy);

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "support.hpp"
-#include "vae/cli_support.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
+#include "vae/cli_support.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,8 +27,8 @@ using tgtest::TempDir;
 using namespace tgtest::cli;
 
 const std::vector<std::string> kTrainFiles{
-    "best.safetensors",  "index.html",          "interpolation.png", "latent.svg", "loss.svg",
-    "metrics.jsonl",     "model.safetensors",   "reconstructions.png", "samples.png"};
+    "best.safetensors", "index.html",        "interpolation.png",   "latent.svg", "loss.svg",
+    "metrics.jsonl",    "model.safetensors", "reconstructions.png", "samples.png"};
 
 // A tiny trained run, made once and shared by the tests that need a checkpoint.
 struct TinyRun {
@@ -52,13 +52,13 @@ const TinyRun& tiny_latent2_run() {
   return r;
 }
 
-
 }  // namespace
 
 TEST_CASE("cli: --help lists the commands", "[vae][cli]") {
   const Result r = run({"--help"});
   CHECK(r.status == 0);
-  for (const char* cmd : {"train", "eval", "sample", "interpolate", "manifold", "compare", "encode", "decode"})
+  for (const char* cmd :
+       {"train", "eval", "sample", "interpolate", "manifold", "compare", "encode", "decode"})
     CHECK_THAT(r.out, Catch::Contains(cmd));
   const Result t = run({"train", "--help"});
   CHECK(t.status == 0);
@@ -102,18 +102,21 @@ TEST_CASE("cli: usage errors exit 2 with an error line", "[vae][cli]") {
     CHECK_THAT(r.err, Catch::Contains("'otsu'") && Catch::Contains("none, dynamic, static"));
     r = run({"train", "--likelihood", "normal", "--out", tmp / "run"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::Contains("'normal'") && Catch::Contains("bernoulli, continuous-bernoulli, gaussian"));
+    CHECK_THAT(r.err, Catch::Contains("'normal'") &&
+                          Catch::Contains("bernoulli, continuous-bernoulli, gaussian"));
   }
   SECTION("--sigma, --sparsity-target, --class-names and --latents say what is wrong") {
     Result r = run({"train", "--likelihood", "gaussian", "--sigma", "-1", "--out", tmp / "run"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--sigma") && Catch::Contains("learned"));
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--sigma") &&
+                          Catch::Contains("learned"));
     r = run({"train", "--model", "sparse-ae", "--sparsity-target", "1.5", "--out", tmp / "run"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("--sparsity-target") && Catch::Contains("between 0 and 1"));
     r = run({"train", "--class-names", "a,b,c", "--out", tmp / "run"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::Contains("--class-names") && Catch::Contains("got 3 names, expected 10"));
+    CHECK_THAT(r.err,
+               Catch::Contains("--class-names") && Catch::Contains("got 3 names, expected 10"));
     r = run({"compare", "--latents", "2,0", "--out", tmp / "run"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains("--latents") && Catch::Contains("1..10000"));
@@ -295,10 +298,12 @@ TEST_CASE("cli: a tiny run, then eval, sample, interpolate and manifold on it", 
   }
 }
 
-TEST_CASE("cli: compare trains both models at each latent size, draws and scores them", "[vae][cli]") {
+TEST_CASE("cli: compare trains both models at each latent size, draws and scores them",
+          "[vae][cli]") {
   TempDir tmp("cli");
-  const Result r = run({"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--latents", "2,3",
-                        "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "cmp"});
+  const Result r =
+      run({"compare", "--limit", "256", "--limit-test", "128", "--epochs", "1", "--latents", "2,3",
+           "--classifier-epochs", "1", "--samples", "64", "--out", tmp / "cmp"});
   REQUIRE(r.status == 0);
   std::set<std::string> want{"compare.json"};
   for (const char* latent : {"2", "3"}) {
@@ -306,8 +311,8 @@ TEST_CASE("cli: compare trains both models at each latent size, draws and scores
     want.insert(dir + "compare-latent" + latent + ".svg");
     for (const char* model : {"ae", "vae"}) {
       for (const auto& f : kTrainFiles) want.insert(dir + model + "/" + f);
-      for (const char* part : {"-latent.svg", "-grid.png", "-samples-prior.png", "-samples-fitted.png",
-                               "-interpolation.png"})
+      for (const char* part : {"-latent.svg", "-grid.png", "-samples-prior.png",
+                               "-samples-fitted.png", "-interpolation.png"})
         want.insert(dir + model + "-latent" + latent + part);
     }
   }
@@ -329,11 +334,13 @@ TEST_CASE("cli: compare trains both models at each latent size, draws and scores
   CHECK_THAT(tg::read_file(tmp / "cmp/latent2/ae/loss.svg"), !Catch::Contains("ELBO per"));
 }
 
-TEST_CASE("cli: encode writes codes and labels, decode draws them; the wrong width is an error", "[vae][cli]") {
+TEST_CASE("cli: encode writes codes and labels, decode draws them; the wrong width is an error",
+          "[vae][cli]") {
   const TinyRun& run0 = tiny_run();
   REQUIRE(run0.result.status == 0);
   TempDir tmp("cli");
-  Result r = run({"encode", "--checkpoint", run0.checkpoint, "--limit", "25", "--out", tmp / "codes.npy"});
+  Result r =
+      run({"encode", "--checkpoint", run0.checkpoint, "--limit", "25", "--out", tmp / "codes.npy"});
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("25 codes of 20 numbers"));
   CHECK(files_in(tmp.path) == std::set<std::string>{"codes.labels.npy", "codes.npy"});
@@ -342,17 +349,21 @@ TEST_CASE("cli: encode writes codes and labels, decode draws them; the wrong wid
   r = run({"encode", "--checkpoint", run0.checkpoint, "--limit", "5", "--out", tmp / "codes.npy"});
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("--overwrite"));
-  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "codes.npy", "--out", tmp / "back.png"});
+  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "codes.npy", "--out",
+           tmp / "back.png"});
   REQUIRE(r.status == 0);
   CHECK(is_png(tmp / "back.png"));
   // A latent-2 checkpoint cannot decode 20-number codes.
   const TinyRun& run2 = tiny_latent2_run();
   REQUIRE(run2.result.status == 0);
-  r = run({"decode", "--checkpoint", run2.checkpoint, "--codes", tmp / "codes.npy", "--out", tmp / "bad.png"});
+  r = run({"decode", "--checkpoint", run2.checkpoint, "--codes", tmp / "codes.npy", "--out",
+           tmp / "bad.png"});
   CHECK(r.status == 1);
-  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("20 columns") && Catch::Contains("latent size"));
+  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("20 columns") &&
+                        Catch::Contains("latent size"));
   CHECK_FALSE(fs::exists(tmp / "bad.png"));
-  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "missing.npy", "--out", tmp / "bad.png"});
+  r = run({"decode", "--checkpoint", run0.checkpoint, "--codes", tmp / "missing.npy", "--out",
+           tmp / "bad.png"});
   CHECK(r.status == 1);
   CHECK_THAT(r.err, Catch::Contains("no such file") && Catch::Contains("vae encode"));
   r = run({"encode", "--checkpoint", run0.checkpoint, "--out", tmp / "x.npy", "--split", "valid"});
@@ -364,11 +375,13 @@ TEST_CASE("cli: the Gaussian likelihood, the sparse AE and the eval labels", "[v
   SECTION("--likelihood gaussian with a learned sigma: eval reports it") {
     const TinyRun g({"--likelihood", "gaussian"});
     REQUIRE(g.result.status == 0);
-    const Result r = run({"eval", "--checkpoint", g.checkpoint, "--iw-samples", "5", "--limit-test", "40"});
+    const Result r =
+        run({"eval", "--checkpoint", g.checkpoint, "--iw-samples", "5", "--limit-test", "40"});
     REQUIRE(r.status == 0);
     CHECK_THAT(r.out, Catch::Contains("sigma of p(x|z)") && Catch::Contains("learned"));
   }
-  SECTION("the sparse AE prints its inactive share; the AE paths no KL, no bound, no active units") {
+  SECTION(
+      "the sparse AE prints its inactive share; the AE paths no KL, no bound, no active units") {
     const TinyRun s({"--model", "sparse-ae"});
     REQUIRE(s.result.status == 0);
     CHECK_THAT(s.result.out, Catch::Contains("inactive") && !Catch::Contains("kl "));
@@ -379,7 +392,8 @@ TEST_CASE("cli: the Gaussian likelihood, the sparse AE and the eval labels", "[v
                           !Catch::Contains("active units") && !Catch::Contains("IWAE bound -L_K"));
   }
   SECTION("eval: every figure with its standard error; IWAE named as the bound it is") {
-    const Result r = run({"eval", "--checkpoint", tiny_run().checkpoint, "--iw-samples", "5", "--limit-test", "40"});
+    const Result r = run(
+        {"eval", "--checkpoint", tiny_run().checkpoint, "--iw-samples", "5", "--limit-test", "40"});
     REQUIRE(r.status == 0);
     CHECK_THAT(r.out, Catch::Contains("negative ELBO") && Catch::Contains("±") &&
                           Catch::Contains("an upper bound on -log p(x)"));
@@ -416,14 +430,17 @@ TEST_CASE("cli: eval and interpolate default to the data the model was trained o
   CHECK(r.status == 0);
 }
 
-// Issue 13, F10: every numeric flag is range-checked, by name, before anything runs; an unknown command
-// is named as such. F8: a test set too small for the default interpolation pairs still gets every file.
-TEST_CASE("cli: out-of-range numbers and unknown commands are usage errors that say which", "[vae][cli][reliability]") {
+// Issue 13, F10: every numeric flag is range-checked, by name, before anything runs; an unknown
+// command is named as such. F8: a test set too small for the default interpolation pairs still gets
+// every file.
+TEST_CASE("cli: out-of-range numbers and unknown commands are usage errors that say which",
+          "[vae][cli][reliability]") {
   TempDir tmp("cli-ranges");
   SECTION("an unknown command") {
     const Result r = run({"trian", "--epochs", "1"});
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::StartsWith("error: unknown command 'trian'") && Catch::Contains("train, eval"));
+    CHECK_THAT(r.err, Catch::StartsWith("error: unknown command 'trian'") &&
+                          Catch::Contains("train, eval"));
   }
   struct Case {
     std::vector<std::string> args;
@@ -438,7 +455,9 @@ TEST_CASE("cli: out-of-range numbers and unknown commands are usage errors that 
            {{"train", "--hidden", "100000000000"}, "--hidden", "1..100000"},
            {{"train", "--latent", "0"}, "--latent", "1..10000"},
            {{"train", "--batch", "1.5"}, "--batch", "1..1048576"},
-           {{"eval", "--checkpoint", "x", "--iw-samples", "100000000"}, "--iw-samples", "0..1000000"},
+           {{"eval", "--checkpoint", "x", "--iw-samples", "100000000"},
+            "--iw-samples",
+            "0..1000000"},
            {{"eval", "--checkpoint", "x", "--threads", "-1"}, "--threads", "0..256"},
            {{"sample", "--checkpoint", "x", "--n", "0"}, "--n", "1..4096"},
            {{"interpolate", "--checkpoint", "x", "--from", "-1", "--to", "2"}, "--from", "0.."},
@@ -447,41 +466,46 @@ TEST_CASE("cli: out-of-range numbers and unknown commands are usage errors that 
     if (args[0] == "train") args.insert(args.end(), {"--out", tmp / "run"});
     const Result r = run(args);
     CHECK(r.status == 2);
-    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains(c.flag) && Catch::Contains(c.range));
+    CHECK_THAT(r.err,
+               Catch::StartsWith("error:") && Catch::Contains(c.flag) && Catch::Contains(c.range));
   }
   CHECK(files_in(tmp.path).empty());
 }
 
 TEST_CASE("cli: train with a one-image test set writes every file", "[vae][cli][reliability]") {
   TempDir tmp("cli-tiny-test");
-  const Result r = run({"train", "--limit", "64", "--limit-test", "1", "--epochs", "1", "--hidden", "16", "--out",
-                        tmp / "run"});
+  const Result r = run({"train", "--limit", "64", "--limit-test", "1", "--epochs", "1", "--hidden",
+                        "16", "--out", tmp / "run"});
   CHECK(r.status == 0);
   for (const auto& f : kTrainFiles) CHECK(fs::exists(tmp / ("run/" + f)));
 }
 
-TEST_CASE("cli: --model conv-vae trains, and eval, sample, interpolate, manifold and compare work with it",
-          "[vae][cli][conv]") {
+TEST_CASE(
+    "cli: --model conv-vae trains, and eval, sample, interpolate, manifold and compare work with "
+    "it",
+    "[vae][cli][conv]") {
   TempDir tmp("cli-conv");
-  Result r = run({"train", "--model", "conv-vae", "--latent", "2", "--limit", "128", "--limit-test", "64",
-                  "--epochs", "1", "--out", tmp / "run"});
+  Result r = run({"train", "--model", "conv-vae", "--latent", "2", "--limit", "128", "--limit-test",
+                  "64", "--epochs", "1", "--out", tmp / "run"});
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("training conv-vae"));
-  CHECK(files_in(tmp.path / "run") == std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
+  CHECK(files_in(tmp.path / "run") ==
+        std::set<std::string>(kTrainFiles.begin(), kTrainFiles.end()));
   const std::string ckpt = tmp / "run/model.safetensors";
   r = run({"eval", "--checkpoint", ckpt, "--iw-samples", "5", "--limit-test", "32", "--json"});
   REQUIRE(r.status == 0);
   CHECK(nlohmann::json::parse(r.out)["latent"] == 2);
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"sample", "--checkpoint", ckpt, "--n", "9", "--out", tmp / "s.png"},
-           {"interpolate", "--checkpoint", ckpt, "--from", "0", "--to", "3", "--out", tmp / "i.png"},
+           {"interpolate", "--checkpoint", ckpt, "--from", "0", "--to", "3", "--out",
+            tmp / "i.png"},
            {"manifold", "--checkpoint", ckpt, "--n", "4", "--out", tmp / "m.png"}}) {
     r = run(args);
     CHECK(r.status == 0);
     CHECK(is_png(args.back()));
   }
-  r = run({"compare", "--models", "vae,conv-vae", "--limit", "128", "--limit-test", "64", "--epochs", "1", "--out",
-           tmp / "cmp"});
+  r = run({"compare", "--models", "vae,conv-vae", "--limit", "128", "--limit-test", "64",
+           "--epochs", "1", "--out", tmp / "cmp"});
   REQUIRE(r.status == 0);
   std::set<std::string> want{"compare.svg"};
   for (const char* model : {"vae", "conv-vae"})

@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/autograd/gradcheck.hpp"
-#include "tapegrad/autograd/ops.hpp"
 #include "examples/vae/conv_vae.hpp"
 #include "examples/vae/models.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/tensor/random.hpp"
 
 using tg::DType;
@@ -73,10 +73,12 @@ TEST_CASE("conv-vae: gradcheck of the negative ELBO through the conv layers, f64
 TEST_CASE("conv-vae: shapes, and PyTorch's parameter names and shapes", "[vae][conv]") {
   vae::Model model(conv_config(28, 28, 20), nullptr);
   const std::vector<std::pair<std::string, tg::Shape>> want{
-      {"encoder.1.weight", {32, 1, 4, 4}}, {"encoder.1.bias", {32}},      {"encoder.3.weight", {64, 32, 4, 4}},
-      {"encoder.3.bias", {64}},            {"encoder.6.weight", {40, 3136}}, {"encoder.6.bias", {40}},
-      {"decoder.0.weight", {3136, 20}},    {"decoder.0.bias", {3136}},    {"decoder.3.weight", {64, 32, 4, 4}},
-      {"decoder.3.bias", {32}},            {"decoder.5.weight", {32, 1, 4, 4}}, {"decoder.5.bias", {1}}};
+      {"encoder.1.weight", {32, 1, 4, 4}},  {"encoder.1.bias", {32}},
+      {"encoder.3.weight", {64, 32, 4, 4}}, {"encoder.3.bias", {64}},
+      {"encoder.6.weight", {40, 3136}},     {"encoder.6.bias", {40}},
+      {"decoder.0.weight", {3136, 20}},     {"decoder.0.bias", {3136}},
+      {"decoder.3.weight", {64, 32, 4, 4}}, {"decoder.3.bias", {32}},
+      {"decoder.5.weight", {32, 1, 4, 4}},  {"decoder.5.bias", {1}}};
   const auto named = model.named_parameters();
   REQUIRE(named.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -93,7 +95,9 @@ TEST_CASE("conv-vae: shapes, and PyTorch's parameter names and shapes", "[vae][c
   CHECK_FALSE(model.config().conditional());
 }
 
-TEST_CASE("conv-vae: the metadata rebuilds the same model; sizes that do not halve twice are refused", "[vae][conv]") {
+TEST_CASE(
+    "conv-vae: the metadata rebuilds the same model; sizes that do not halve twice are refused",
+    "[vae][conv]") {
   const vae::Config c = conv_config(28, 28, 2);
   const vae::Config back = vae::Config::from_metadata(c.to_metadata(), "test");
   CHECK(back.kind == vae::ModelKind::conv_vae);

@@ -1,7 +1,6 @@
-// Tests for the IDX reader: the embedded MNIST subset loads with the documented counts, and every kind
-// of bad file (written to a temporary folder here) is an error naming the file and the byte offset.
-#include "examples/vae/idx.hpp"
-
+// Tests for the IDX reader: the embedded MNIST subset loads with the documented counts, and every
+// kind of bad file (written to a temporary folder here) is an error naming the file and the byte
+// offset.
 #include <zlib.h>
 
 #include <array>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/vae/idx.hpp"
 #include "support.hpp"
 #include "tapegrad/tensor/error.hpp"
 
@@ -47,7 +47,8 @@ Bytes images_idx(std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {
   put_be32(b, n);
   put_be32(b, rows);
   put_be32(b, cols);
-  for (std::uint64_t k = 0; k < std::uint64_t{n} * rows * cols; ++k) b.push_back(static_cast<std::uint8_t>(k % 251));
+  for (std::uint64_t k = 0; k < std::uint64_t{n} * rows * cols; ++k)
+    b.push_back(static_cast<std::uint8_t>(k % 251));
   return b;
 }
 
@@ -67,8 +68,10 @@ tg::FormatError format_error(const std::function<void()>& f) {
   throw std::runtime_error("expected tg::FormatError, but nothing was thrown");
 }
 
-// The message names the file and the offset ("<file>: byte <offset>: ...") and says what it expected.
-void check_message(const tg::FormatError& e, const std::string& file, std::uint64_t offset, const std::string& part) {
+// The message names the file and the offset ("<file>: byte <offset>: ...") and says what it
+// expected.
+void check_message(const tg::FormatError& e, const std::string& file, std::uint64_t offset,
+                   const std::string& part) {
   const std::string msg = e.what();
   INFO(msg);
   CHECK(e.file == file);
@@ -109,16 +112,18 @@ TEST_CASE("the embedded MNIST subset loads with the documented counts", "[idx]")
     CHECK_FALSE(std::is_sorted(set->labels.begin(), set->labels.end()));
   }
   // The table in examples/vae/data/mnist-subset/README.md.
-  CHECK(histogram(data.train.labels) == std::array<int, 10>{901, 1014, 892, 929, 882, 777, 912, 963, 850, 880});
-  CHECK(histogram(data.test.labels) == std::array<int, 10>{100, 113, 99, 103, 98, 86, 102, 107, 94, 98});
+  CHECK(histogram(data.train.labels) ==
+        std::array<int, 10>{901, 1014, 892, 929, 882, 777, 912, 963, 850, 880});
+  CHECK(histogram(data.test.labels) ==
+        std::array<int, 10>{100, 113, 99, 103, 98, 86, 102, 107, 94, 98});
 }
 
 TEST_CASE("read_idx_images reads gzipped and raw files alike, detected by content", "[idx]") {
   TempDir dir("idx");
   const Bytes raw = images_idx(3, 5, 4);
   write_bytes(dir / "raw.idx", raw);
-  write_bytes(dir / "zipped.idx", gzip(raw));      // gzip without the .gz extension
-  write_bytes(dir / "plain.gz", raw);              // and a raw file with it
+  write_bytes(dir / "zipped.idx", gzip(raw));  // gzip without the .gz extension
+  write_bytes(dir / "plain.gz", raw);          // and a raw file with it
   for (const char* name : {"raw.idx", "zipped.idx", "plain.gz"}) {
     const vae::Images im = vae::read_idx_images(dir / name);
     CHECK(im.n == 3);
@@ -166,11 +171,13 @@ TEST_CASE("read_idx rejects bad headers with the file and the byte offset", "[id
     check_message(format_error([&] { vae::read_idx_images(f); }), f, 3, "expected 3 dimensions");
     check_message(format_error([&] { vae::read_idx_images(f); }), f, 3, "looks like a labels file");
     write_bytes(f, images_idx(2, 2, 2));
-    check_message(format_error([&] { vae::read_idx_labels(f); }), f, 3, "looks like an images file");
+    check_message(format_error([&] { vae::read_idx_labels(f); }), f, 3,
+                  "looks like an images file");
   }
   SECTION("shorter than the magic") {
     write_bytes(f, Bytes{0, 0});
-    check_message(format_error([&] { vae::read_idx_images(f); }), f, 2, "expected a 4-byte IDX header");
+    check_message(format_error([&] { vae::read_idx_images(f); }), f, 2,
+                  "expected a 4-byte IDX header");
   }
   SECTION("header cut inside the dimensions") {
     Bytes b = images_idx(1, 2, 2);
@@ -198,14 +205,16 @@ TEST_CASE("read_idx rejects data of the wrong length and bad labels", "[idx]") {
     Bytes b = images_idx(2, 28, 28);
     b.resize(16 + 1500);
     write_bytes(f, b);
-    check_message(format_error([&] { vae::read_idx_images(f); }), f, 16 + 1500,
-                  "data ends early: the header declares 2 images of 28x28 = 1568 bytes, but only 1500");
+    check_message(
+        format_error([&] { vae::read_idx_images(f); }), f, 16 + 1500,
+        "data ends early: the header declares 2 images of 28x28 = 1568 bytes, but only 1500");
   }
   SECTION("trailing bytes") {
     Bytes b = images_idx(2, 28, 28);
     b.insert(b.end(), {1, 2, 3});
     write_bytes(f, b);
-    check_message(format_error([&] { vae::read_idx_images(f); }), f, 16 + 1568, "3 unexpected bytes after");
+    check_message(format_error([&] { vae::read_idx_images(f); }), f, 16 + 1568,
+                  "3 unexpected bytes after");
   }
   SECTION("trailing bytes inside a gzip file: the offset is in the decompressed data") {
     Bytes b = labels_idx({1, 2, 3});
@@ -217,7 +226,8 @@ TEST_CASE("read_idx rejects data of the wrong length and bad labels", "[idx]") {
   }
   SECTION("label out of range") {
     write_bytes(f, labels_idx({1, 2, 12, 3}));
-    check_message(format_error([&] { vae::read_idx_labels(f); }), f, 8 + 2, "label 12 (of image 2) is outside 0..9");
+    check_message(format_error([&] { vae::read_idx_labels(f); }), f, 8 + 2,
+                  "label 12 (of image 2) is outside 0..9");
   }
 }
 
@@ -247,7 +257,8 @@ TEST_CASE("read_idx rejects damaged gzip files", "[idx]") {
     Bytes b = good;
     b.resize(b.size() / 2);
     write_bytes(f, b);
-    check_message(format_error([&] { vae::read_idx_images(f); }), f, b.size(), "gzip data ends early");
+    check_message(format_error([&] { vae::read_idx_images(f); }), f, b.size(),
+                  "gzip data ends early");
   }
   SECTION("only the gzip magic") {
     write_bytes(f, Bytes{0x1f, 0x8b});
@@ -257,7 +268,8 @@ TEST_CASE("read_idx rejects damaged gzip files", "[idx]") {
     Bytes b = good;
     b.insert(b.end(), {'x', 'y', 'z'});
     write_bytes(f, b);
-    check_message(format_error([&] { vae::read_idx_images(f); }), f, good.size(), "3 unexpected bytes after the end");
+    check_message(format_error([&] { vae::read_idx_images(f); }), f, good.size(),
+                  "3 unexpected bytes after the end");
   }
 }
 
@@ -277,7 +289,8 @@ TEST_CASE("a missing file is a clear tg::Error", "[idx]") {
 
 TEST_CASE("load_mnist_dir checks the folder, the four files and their counts", "[idx]") {
   TempDir dir("idx");
-  auto write_set = [&](const std::string& prefix, std::uint32_t n_images, std::size_t n_labels, bool gz) {
+  auto write_set = [&](const std::string& prefix, std::uint32_t n_images, std::size_t n_labels,
+                       bool gz) {
     const Bytes im = images_idx(n_images, 28, 28);
     const Bytes lab = labels_idx(Bytes(n_labels, 7));
     const std::string ext = gz ? ".gz" : "";
@@ -315,7 +328,8 @@ TEST_CASE("load_mnist_dir checks the folder, the four files and their counts", "
   SECTION("the folder is missing") {
     const std::string missing = dir / "no-such-folder";
     CHECK_THROWS_AS(vae::load_mnist_dir(missing), tg::Error);
-    CHECK_THROWS_WITH(vae::load_mnist_dir(missing),
-                      Catch::StartsWith("cannot open MNIST folder " + missing + ": No such file or directory"));
+    CHECK_THROWS_WITH(
+        vae::load_mnist_dir(missing),
+        Catch::StartsWith("cannot open MNIST folder " + missing + ": No such file or directory"));
   }
 }

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "examples/vae/models.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
-#include "examples/vae/models.hpp"
 #include "tapegrad/tensor/error.hpp"
 #include "tapegrad/tensor/ops.hpp"
 #include "tapegrad/tensor/random.hpp"
@@ -83,7 +83,7 @@ TEST_CASE("models: gradcheck of the loss with respect to every parameter, f64", 
       {K::ae, L::bernoulli, 1.0},        {K::ae, L::continuous_bernoulli, 1.0},
       {K::sparse_ae, L::bernoulli, 1.0}, {K::sparse_ae, L::continuous_bernoulli, 1.0},
       {K::vae, L::gaussian, 1.0},  // a learned sigma: one more parameter
-      {K::ae, L::gaussian, 1.0},   {K::cvae, L::gaussian, 1.0}};
+      {K::ae, L::gaussian, 1.0},         {K::cvae, L::gaussian, 1.0}};
   for (const Case& c : cases) {
     DYNAMIC_SECTION(vae::model_name(c.kind)
                     << ", " << vae::likelihood_name(c.likelihood) << ", beta " << c.beta) {
@@ -95,7 +95,8 @@ TEST_CASE("models: gradcheck of the loss with respect to every parameter, f64", 
           REQUIRE((v > 1e-3 && v < 1 - 1e-3));
       }
       const std::vector<Variable> params = t.model.parameters();
-      REQUIRE(params.size() == (t.model.config().variational() ? 10u : 8u) + (c.likelihood == L::gaussian ? 1u : 0u));
+      REQUIRE(params.size() == (t.model.config().variational() ? 10u : 8u) +
+                                   (c.likelihood == L::gaussian ? 1u : 0u));
       for (const auto& p : params) REQUIRE(p.dtype() == DType::f64);
       // The parameters are the model's own handles: gradcheck moves their values in place.
       CHECK(tg::gradcheck([&](const std::vector<Variable>&) { return t.loss(c.beta).objective; },
@@ -144,7 +145,9 @@ TEST_CASE("models: the VAE's loss is PyTorch's closed form, BCE sum + KL", "[vae
 
 TEST_CASE("models: the AEs' losses by hand; the continuous Bernoulli's normalizer",
           "[vae][models]") {
-  SECTION("ae and sparse-ae: BCE of the deterministic code's decoding, no KL, Ng's KL sparsity penalty") {
+  SECTION(
+      "ae and sparse-ae: BCE of the deterministic code's decoding, no KL, Ng's KL sparsity "
+      "penalty") {
     for (auto kind : {vae::ModelKind::ae, vae::ModelKind::sparse_ae}) {
       Tiny t(kind, vae::Likelihood::bernoulli);
       const vae::Terms terms = t.loss();
@@ -285,7 +288,8 @@ TEST_CASE("models: names parse and print both ways", "[vae][models]") {
   for (auto k :
        {vae::ModelKind::vae, vae::ModelKind::ae, vae::ModelKind::sparse_ae, vae::ModelKind::cvae})
     CHECK(vae::parse_model(vae::model_name(k)) == k);
-  for (auto l : {vae::Likelihood::bernoulli, vae::Likelihood::continuous_bernoulli, vae::Likelihood::gaussian})
+  for (auto l : {vae::Likelihood::bernoulli, vae::Likelihood::continuous_bernoulli,
+                 vae::Likelihood::gaussian})
     CHECK(vae::parse_likelihood(vae::likelihood_name(l)) == l);
   CHECK_THROWS_AS(vae::parse_model("VAE"), tg::ValueError);
   CHECK_THROWS_WITH(
@@ -295,11 +299,13 @@ TEST_CASE("models: names parse and print both ways", "[vae][models]") {
   CHECK(vae::parse_sigma("0.25") == 0.25);
   for (const char* bad : {"0", "-1", "abc", "0.1x", "inf", "nan", ""}) {
     INFO(bad);
-    CHECK_THROWS_WITH(vae::parse_sigma(bad), Catch::Contains("--sigma") && Catch::Contains("learned"));
+    CHECK_THROWS_WITH(vae::parse_sigma(bad),
+                      Catch::Contains("--sigma") && Catch::Contains("learned"));
   }
 }
 
-TEST_CASE("models: the Gaussian likelihood is N(x; sigmoid(l), sigma^2), MSE for a fixed sigma", "[vae][models]") {
+TEST_CASE("models: the Gaussian likelihood is N(x; sigmoid(l), sigma^2), MSE for a fixed sigma",
+          "[vae][models]") {
   for (double sigma : {0.3, 0.0}) {  // fixed, then learned (started at kLearnedSigmaStart)
     DYNAMIC_SECTION("sigma " << (sigma > 0 ? std::to_string(sigma) : "learned")) {
       vae::Config c = tiny(vae::ModelKind::ae, vae::Likelihood::gaussian);
@@ -316,9 +322,12 @@ TEST_CASE("models: the Gaussian likelihood is N(x; sigmoid(l), sigma^2), MSE for
       CHECK(model.sigma() == Approx(s));
       for (std::int64_t i = 0; i < kBatch; ++i) {
         double sse = 0;
-        for (std::int64_t j = 0; j < c.input(); ++j) sse += std::pow(xv[i * c.input() + j] - sigmoid(l[i * c.input() + j]), 2);
-        // -log p = SSE / (2 sigma^2) + D (log sigma + log(2 pi) / 2): the MSE, scaled, plus a constant.
-        const double want = -(sse / (2 * s * s) + static_cast<double>(c.input()) * (std::log(s) + 0.5 * std::log(2 * M_PI)));
+        for (std::int64_t j = 0; j < c.input(); ++j)
+          sse += std::pow(xv[i * c.input() + j] - sigmoid(l[i * c.input() + j]), 2);
+        // -log p = SSE / (2 sigma^2) + D (log sigma + log(2 pi) / 2): the MSE, scaled, plus a
+        // constant.
+        const double want = -(sse / (2 * s * s) + static_cast<double>(c.input()) *
+                                                      (std::log(s) + 0.5 * std::log(2 * M_PI)));
         CHECK(got[i] == Approx(want).epsilon(0).margin(1e-10));
       }
     }
@@ -332,5 +341,6 @@ TEST_CASE("models: the Gaussian likelihood is N(x; sigmoid(l), sigma^2), MSE for
   CHECK(vae::Config::from_metadata(c.to_metadata(), "f").sigma == 0.125);
   auto bad = c.to_metadata();
   bad["sigma"] = "-2";
-  CHECK_THROWS_WITH(vae::Config::from_metadata(bad, "f"), Catch::Contains("'sigma'") && Catch::Contains("'-2'"));
+  CHECK_THROWS_WITH(vae::Config::from_metadata(bad, "f"),
+                    Catch::Contains("'sigma'") && Catch::Contains("'-2'"));
 }

@@ -1,8 +1,7 @@
-// Tests for the VAE's pictures and their numerics: PNG grids decode (with stb_image, independently of
-// the writer) to the expected pixels, SVGs are well-formed XML with their legends, PCA recovers known
-// directions and satisfies C v = lambda v, and the inverse normal CDF matches known quantiles.
-#include "examples/vae/plot.hpp"
-
+// Tests for the VAE's pictures and their numerics: PNG grids decode (with stb_image, independently
+// of the writer) to the expected pixels, SVGs are well-formed XML with their legends, PCA recovers
+// known directions and satisfies C v = lambda v, and the inverse normal CDF matches known
+// quantiles.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "examples/vae/idx.hpp"
+#include "examples/vae/plot.hpp"
 #include "support.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
@@ -47,8 +47,8 @@ Decoded decode_png(const std::string& bytes) {
   return d;
 }
 
-// A small XML well-formedness check: every tag closes in order, attributes are quoted, '&' starts an
-// entity, and there is one root element. Enough to catch unescaped text and unbalanced output.
+// A small XML well-formedness check: every tag closes in order, attributes are quoted, '&' starts
+// an entity, and there is one root element. Enough to catch unescaped text and unbalanced output.
 bool well_formed(const std::string& s, std::string& why) {
   std::vector<std::string> stack;
   bool had_root = false;
@@ -123,11 +123,13 @@ bool well_formed(const std::string& s, std::string& why) {
 
 TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plot]") {
   TempDir dir("plot");
-  const vae::Images im = vae::read_idx_images(vae::default_data_dir() + "/t10k-images-idx3-ubyte.gz");
+  const vae::Images im =
+      vae::read_idx_images(vae::default_data_dir() + "/t10k-images-idx3-ubyte.gz");
   std::vector<std::vector<float>> floats(7, std::vector<float>(28 * 28));
   std::vector<const float*> tiles;
   for (int k = 0; k < 7; ++k) {
-    for (int j = 0; j < 28 * 28; ++j) floats[k][j] = im.pixels[static_cast<std::size_t>(k) * 784 + j] / 255.0f;
+    for (int j = 0; j < 28 * 28; ++j)
+      floats[k][j] = im.pixels[static_cast<std::size_t>(k) * 784 + j] / 255.0f;
     tiles.push_back(floats[k].data());
   }
   const std::string path = dir / "grid.png";
@@ -137,7 +139,8 @@ TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plo
   REQUIRE(png.size() > 33);
   CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
   CHECK(png.substr(12, 4) == "IHDR");
-  const int width = 4 * (56 + 2) + 2, height = 2 * (56 + 2) + 2;  // 2 rows: 4 tiles, then 3 and a blank
+  const int width = 4 * (56 + 2) + 2,
+            height = 2 * (56 + 2) + 2;  // 2 rows: 4 tiles, then 3 and a blank
   CHECK(be32(png, 16) == static_cast<std::uint32_t>(width));
   CHECK(be32(png, 20) == static_cast<std::uint32_t>(height));
   CHECK(png[24] == 8);  // bit depth
@@ -156,34 +159,36 @@ TEST_CASE("write_png_grid draws real digits into a PNG of the right size", "[plo
       REQUIRE(d.at(x0 + 1, y0 + 1) == expected);
     }
   CHECK(d.at(2 + 3 * 58 + 10, 2 + 58 + 10) == 0);  // the missing eighth tile is black
-  CHECK(fs::file_size(path) < 20000);               // deflated, not stored
+  CHECK(fs::file_size(path) < 20000);              // deflated, not stored
 }
 
 TEST_CASE("write_png_grid lays out caller-given rows and clamps values", "[plot]") {
   TempDir dir("plot");
   const std::vector<float> a = {-1.0f, 0.0f, 0.5f, 2.0f}, b = {NAN, 1.0f, 0.25f, 0.75f};
   const std::string path = dir / "rows.png";
-  vae::write_png_grid(path, {{a.data(), b.data()}, {nullptr, a.data(), b.data()}}, 2, 2, /*scale=*/1, /*pad=*/1,
+  vae::write_png_grid(path, {{a.data(), b.data()}, {nullptr, a.data(), b.data()}}, 2, 2,
+                      /*scale=*/1, /*pad=*/1,
                       /*pad_value=*/1.0f);
   const Decoded d = decode_png(tg::read_file(path));
   CHECK(d.w == 3 * 3 + 1);
   CHECK(d.h == 2 * 3 + 1);
   CHECK(d.at(0, 0) == 255);
-  CHECK(d.at(1, 1) == 0);    // -1 clamps to black
+  CHECK(d.at(1, 1) == 0);  // -1 clamps to black
   CHECK(d.at(2, 1) == 0);
   CHECK(d.at(1, 2) == 128);
   CHECK(d.at(2, 2) == 255);  // 2 clamps to white
   CHECK(d.at(4, 1) == 0);    // NaN shows as black
   CHECK(d.at(5, 2) == 191);
-  CHECK(d.at(1, 4) == 0);    // the null tile is empty
-  CHECK(d.at(4, 4) == 0);    // row 2, tile 2 is a again
+  CHECK(d.at(1, 4) == 0);  // the null tile is empty
+  CHECK(d.at(4, 4) == 0);  // row 2, tile 2 is a again
   CHECK(d.at(5, 5) == 255);
 }
 
 TEST_CASE("write_png_grid rejects bad arguments and fails without leaving files", "[plot]") {
   TempDir dir("plot");
   const std::vector<float> a(4, 0.5f);
-  CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", std::vector<const float*>{}, 2, 2, 1), tg::ValueError);
+  CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", std::vector<const float*>{}, 2, 2, 1),
+                  tg::ValueError);
   CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", {a.data()}, 0, 2, 1), tg::ValueError);
   CHECK_THROWS_AS(vae::write_png_grid(dir / "x.png", {a.data()}, 2, 2, 0), tg::ValueError);
   CHECK_THROWS_WITH(vae::write_png_grid(dir / "missing/x.png", {a.data()}, 2, 2, 1),
@@ -191,7 +196,8 @@ TEST_CASE("write_png_grid rejects bad arguments and fails without leaving files"
   CHECK(fs::is_empty(dir.path));
 }
 
-TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels present", "[plot]") {
+TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels present",
+          "[plot]") {
   TempDir dir("plot");
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
@@ -215,14 +221,17 @@ TEST_CASE("write_scatter_svg writes well-formed SVG with a legend of the labels 
   CHECK(ok);
   CHECK(svg.rfind("<svg", 0) == 0);
   CHECK(contains(svg, "Latent space &lt;z&gt; &amp; &apos;labels&apos;"));
-  for (char l : std::string("012345689")) CHECK(contains(svg, std::string{'>', l} + "</text>"));  // no 7
+  for (char l : std::string("012345689"))
+    CHECK(contains(svg, std::string{'>', l} + "</text>"));  // no 7
   CHECK_FALSE(contains(svg, ">7</text>"));
   CHECK(contains(svg, "#1f77b4"));
   std::size_t circles = 0;
-  for (auto at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) ++circles;
+  for (auto at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1))
+    ++circles;
   CHECK(circles == 500 + 9);  // the points, then one legend dot per label
 
-  CHECK_THROWS_AS(vae::write_scatter_svg(path, {1.0f}, {1.0f, 2.0f}, {}, "", "", ""), tg::ValueError);
+  CHECK_THROWS_AS(vae::write_scatter_svg(path, {1.0f}, {1.0f, 2.0f}, {}, "", "", ""),
+                  tg::ValueError);
   CHECK_THROWS_AS(vae::write_scatter_svg(path, {1.0f}, {1.0f}, {10}, "", "", ""), tg::ValueError);
   // No labels: one colour, no legend; a single point still gets a sensible range.
   vae::write_scatter_svg(path, {2.0f}, {2.0f}, {}, "one", "x", "y");
@@ -238,7 +247,8 @@ TEST_CASE("write_line_svg writes well-formed SVG with a legend of the series", "
   }
   test.emplace_back(21, NAN);  // skipped
   const std::string path = dir / "loss.svg";
-  vae::write_line_svg(path, {{"train", train}, {"test & eval", test}}, "Negative ELBO", "epoch", "nats / image");
+  vae::write_line_svg(path, {{"train", train}, {"test & eval", test}}, "Negative ELBO", "epoch",
+                      "nats / image");
   const std::string svg = tg::read_file(path);
   std::string why;
   const bool ok = well_formed(svg, why);
@@ -266,7 +276,8 @@ TEST_CASE("pca_2d recovers the dominant directions", "[pca]") {
   std::vector<float> data;
   for (int i = 0; i < n; ++i) {
     const double a = 3 * normal(rng), b = 2 * normal(rng), c = 0.3 * normal(rng);
-    for (int j = 0; j < d; ++j) data.push_back(static_cast<float>(10.0 + a * u[j] + b * v[j] + c * w[j]));
+    for (int j = 0; j < d; ++j)
+      data.push_back(static_cast<float>(10.0 + a * u[j] + b * v[j] + c * w[j]));
   }
   vae::Pca2d info;
   const std::vector<float> xy = vae::pca_2d(data, n, d, &info);
@@ -345,7 +356,8 @@ TEST_CASE("inverse_normal_cdf matches known quantiles", "[normal]") {
   CHECK_THROWS_AS(vae::inverse_normal_cdf(1.5), tg::ValueError);
   CHECK_THROWS_AS(vae::inverse_normal_cdf(NAN), tg::ValueError);
   // Round trip through Phi(x) = erfc(-x / sqrt 2) / 2, across both tails and the region boundaries.
-  for (double p : {1e-300, 1e-100, 1e-10, 1e-5, 0.02, 0.02425, 0.03, 0.1, 0.3, 0.6, 0.9, 0.97575, 0.99}) {
+  for (double p :
+       {1e-300, 1e-100, 1e-10, 1e-5, 0.02, 0.02425, 0.03, 0.1, 0.3, 0.6, 0.9, 0.97575, 0.99}) {
     const double x = vae::inverse_normal_cdf(p);
     CHECK(0.5 * std::erfc(-x / std::sqrt(2.0)) == Approx(p).epsilon(1e-13));
     // Symmetry, where 1 - p is close enough to exact not to blur the comparison.

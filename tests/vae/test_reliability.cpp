@@ -1,20 +1,20 @@
 // Regression tests for the findings of issue 13 (docs/reliability.md), one or more per finding:
-//   F1 a number too large for a double in a safetensors header      F6 a gzip bomb behind an IDX header
-//   F2 an unparsable sparsity in a checkpoint's metadata             F7 eval's memory growing with K
-//   F3 a model built from metadata the tensors contradict            F8 no interpolation pair in a tiny test set
-//   F4 rows * cols overflowing                                       F9 stale temporary files after kill -9
-//   F5 a shape whose element count overflows                         F10 (in test_cli.cpp: flags, commands)
+//   F1 a number too large for a double in a safetensors header      F6 a gzip bomb behind an IDX
+//   header F2 an unparsable sparsity in a checkpoint's metadata             F7 eval's memory
+//   growing with K F3 a model built from metadata the tensors contradict            F8 no
+//   interpolation pair in a tiny test set F4 rows * cols overflowing F9 stale temporary files after
+//   kill -9 F5 a shape whose element count overflows                         F10 (in test_cli.cpp:
+//   flags, commands)
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include <catch2/catch.hpp>
-
-#include <cmath>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -25,11 +25,11 @@
 #include "examples/vae/idx.hpp"
 #include "examples/vae/load.hpp"
 #include "examples/vae/train.hpp"
+#include "sanitized.hpp"
+#include "support.hpp"
 #include "tapegrad/nn/checkpoint.hpp"
 #include "tapegrad/nn/npy.hpp"
 #include "tapegrad/nn/safetensors.hpp"
-#include "sanitized.hpp"
-#include "support.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
 
@@ -41,7 +41,8 @@ namespace {
 
 std::string u64le(std::uint64_t n) {
   std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
   return s;
 }
 std::string safetensors_of(std::string header) {
@@ -78,7 +79,8 @@ std::string checkpoint_bytes(const std::map<std::string, std::string>& meta = {}
   return tg::read_file(tmp / "m.safetensors");
 }
 
-// gzip of an IDX header followed by `zeros` zero bytes, compressed as it goes (no buffer of `zeros`).
+// gzip of an IDX header followed by `zeros` zero bytes, compressed as it goes (no buffer of
+// `zeros`).
 std::string gzip_bomb(const std::string& header, std::size_t zeros) {
   z_stream zs{};
   REQUIRE(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY) == Z_OK);
@@ -107,31 +109,41 @@ std::string gzip_bomb(const std::string& header, std::size_t zeros) {
 }
 
 std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
 }
 
 // The temporary files ("*.tmp-*") in a folder.
 int temp_files(const TempDir& dir) {
   int n = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) n += contains(e.path().filename().string(), ".tmp-");
+  for (const auto& e : fs::directory_iterator(dir.path))
+    n += contains(e.path().filename().string(), ".tmp-");
   return n;
 }
 
 }  // namespace
 
-TEST_CASE("F1: a number that overflows a double in a safetensors header is a FormatError at the number",
-          "[reliability][safetensors]") {
+TEST_CASE(
+    "F1: a number that overflows a double in a safetensors header is a FormatError at the number",
+    "[reliability][safetensors]") {
   const std::string header = R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})";
-  const std::string msg = format_error([&] { tg::nn::parse_safetensors(safetensors_of(header), "t.safetensors"); });
+  const std::string msg =
+      format_error([&] { tg::nn::parse_safetensors(safetensors_of(header), "t.safetensors"); });
   INFO(msg);
   CHECK(contains(msg, "t.safetensors: byte " + std::to_string(8 + header.find("1e400")) + ": "));
   CHECK(contains(msg, "out of range"));
 }
 
-TEST_CASE("F2: an unparsable number in a checkpoint's metadata names the file and the field", "[reliability][load]") {
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"sparsity", "abc"}, {"sparsity", "nan"}, {"sparsity", "-1"}, {"hidden", "12abc"}, {"seed", "x"},
-           {"binarize", "sometimes"}, {"model", "gan"}}) {
+TEST_CASE("F2: an unparsable number in a checkpoint's metadata names the file and the field",
+          "[reliability][load]") {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"sparsity", "abc"},
+                                                        {"sparsity", "nan"},
+                                                        {"sparsity", "-1"},
+                                                        {"hidden", "12abc"},
+                                                        {"seed", "x"},
+                                                        {"binarize", "sometimes"},
+                                                        {"model", "gan"}}) {
     const std::string bytes = checkpoint_bytes({{key, value}});
     const std::string msg = format_error([&] { vae::load_model_bytes(bytes, "m.safetensors"); });
     INFO(msg);
@@ -142,22 +154,30 @@ TEST_CASE("F2: an unparsable number in a checkpoint's metadata names the file an
   CHECK(ok.model->config().hidden == 3);
 }
 
-TEST_CASE("F3: metadata that the tensors contradict is refused before the model is built", "[reliability][load]") {
+TEST_CASE("F3: metadata that the tensors contradict is refused before the model is built",
+          "[reliability][load]") {
   SECTION("hidden=300000 in a 1 KB file: an error naming the tensors, at once") {
     const std::string bytes = checkpoint_bytes({{"hidden", "300000"}});
     const auto start = std::chrono::steady_clock::now();
     const std::string msg = format_error([&] { vae::load_model_bytes(bytes, "m.safetensors"); });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     INFO(msg);
     CHECK(msg.rfind("m.safetensors: tensors: ", 0) == 0);
     CHECK(contains(msg, "fc1.weight should be (300000, 16) but is (3, 16)"));
-    // Building the model first took 1.8 GB and 7 s; the check needs neither (a loose bound, not a timing test).
+    // Building the model first took 1.8 GB and 7 s; the check needs neither (a loose bound, not a
+    // timing test).
     CHECK(seconds < 5);
   }
   SECTION("hidden=1e11 and other sizes out of range") {
-    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-             {"hidden", "100000000000"}, {"latent", "0"}, {"rows", "-4"}, {"classes", "99999999999"}}) {
-      const std::string msg = format_error([&] { vae::load_model_bytes(checkpoint_bytes({{key, value}}), "m"); });
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"hidden", "100000000000"},
+                                                          {"latent", "0"},
+                                                          {"rows", "-4"},
+                                                          {"classes", "99999999999"}}) {
+      const std::string msg = format_error([&] {
+        vae::load_model_bytes(checkpoint_bytes({{key, value}}), "m");
+      });
       INFO(msg);
       CHECK(contains(msg, "metadata '" + key + "'"));
       CHECK(contains(msg, "is not an integer in"));
@@ -171,7 +191,8 @@ TEST_CASE("F3: metadata that the tensors contradict is refused before the model 
     auto file = tg::nn::parse_safetensors(checkpoint_bytes(), "m");
     file.tensors.erase(file.tensors.begin());
     file.tensors.emplace_back("fc9.weight", tg::Tensor::zeros({2}));
-    file.tensors.emplace_back("optim.x", tg::Tensor::zeros({1}));  // not optimizer state: a stray tensor
+    file.tensors.emplace_back("optim.x",
+                              tg::Tensor::zeros({1}));  // not optimizer state: a stray tensor
     const std::string msg = format_error([&] { vae::load_model(file, "m"); });
     INFO(msg);
     CHECK(contains(msg, "is missing"));
@@ -182,7 +203,8 @@ TEST_CASE("F3: metadata that the tensors contradict is refused before the model 
     CHECK(contains(format_error([&] { vae::load_model(f64, "m"); }), "is f64, not f32"));
   }
   SECTION("parameter_shapes is what the model registers, for every kind") {
-    for (auto kind : {vae::ModelKind::vae, vae::ModelKind::ae, vae::ModelKind::sparse_ae, vae::ModelKind::cvae}) {
+    for (auto kind : {vae::ModelKind::vae, vae::ModelKind::ae, vae::ModelKind::sparse_ae,
+                      vae::ModelKind::cvae}) {
       vae::Config c;
       c.kind = kind;
       c.rows = 3;
@@ -204,7 +226,9 @@ TEST_CASE("F4: rows * cols overflow is an error, not undefined behaviour", "[rel
   vae::Config c;
   c.rows = c.cols = std::int64_t{1} << 32;
   CHECK_THROWS_AS(c.input(), tg::ValueError);
-  const std::string msg = format_error([&] { vae::load_model_bytes(checkpoint_bytes({{"rows", "4294967296"}}), "m"); });
+  const std::string msg = format_error([&] {
+    vae::load_model_bytes(checkpoint_bytes({{"rows", "4294967296"}}), "m");
+  });
   CHECK(contains(msg, "metadata 'rows'"));
 }
 
@@ -220,7 +244,8 @@ TEST_CASE("F5: a shape whose element count overflows int64 is refused by the par
   CHECK(contains(format_error([&] { tg::nn::parse_safetensors(st, "t"); }), "overflows"));
   std::string npy = "\x93NUMPY\x01";
   npy += '\0';
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 2147483648, 0), }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 2147483648, 0), }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header += '\n';
   npy += static_cast<char>(header.size() & 0xff);
@@ -263,20 +288,22 @@ vae::Split split_of(const tg::Tensor& images) {
   // Split keeps bytes: x in [0, 1] becomes round(255 x).
   const std::vector<double> v = images.to_vector();
   s.bytes.resize(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) s.bytes[i] = static_cast<std::uint8_t>(std::lround(255 * v[i]));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    s.bytes[i] = static_cast<std::uint8_t>(std::lround(255 * v[i]));
   s.labels.assign(static_cast<std::size_t>(images.size(0)), 3);
   return s;
 }
 
 }  // namespace
 
-TEST_CASE("F7: eval's importance samples go through the model in chunks: memory does not grow with K",
-          "[reliability][eval]") {
+TEST_CASE(
+    "F7: eval's importance samples go through the model in chunks: memory does not grow with K",
+    "[reliability][eval]") {
   const auto model = small_vae(4, 1);
   const vae::Split s = split_of(tg::Tensor::full({1, 784}, 0.5f));
-  // K = 200,000 at once needed (200,000 x 784) float tensors of 627 MB each; in chunks it needs a few MB.
-  // The address space is capped 512 MB above what the process already has (not under ASan, which
-  // reserves terabytes of shadow memory).
+  // K = 200,000 at once needed (200,000 x 784) float tensors of 627 MB each; in chunks it needs a
+  // few MB. The address space is capped 512 MB above what the process already has (not under ASan,
+  // which reserves terabytes of shadow memory).
   const int K = tgtest::kSanitized ? 3000 : 200000;
   rlimit old{};
   REQUIRE(getrlimit(RLIMIT_AS, &old) == 0);
@@ -304,7 +331,8 @@ TEST_CASE("F7: eval's importance samples go through the model in chunks: memory 
   CHECK(r.iwae <= r.loss + 5.0);
 }
 
-TEST_CASE("F7: the bound from 3 chunks of samples is close to the one from a single chunk", "[reliability][eval]") {
+TEST_CASE("F7: the bound from 3 chunks of samples is close to the one from a single chunk",
+          "[reliability][eval]") {
   const auto model = small_vae(8, 2);
   const vae::Split s = split_of(tg::Tensor::rand({3, 784}));
   const double one_chunk = vae::evaluate(*model, s, vae::Binarize::none, 1000, 5).iwae;
@@ -313,7 +341,8 @@ TEST_CASE("F7: the bound from 3 chunks of samples is close to the one from a sin
   CHECK(chunks == Approx(one_chunk).epsilon(0.02));
 }
 
-TEST_CASE("F8: a test set with no pair of the default digits still gets an interpolation", "[reliability][figures]") {
+TEST_CASE("F8: a test set with no pair of the default digits still gets an interpolation",
+          "[reliability][figures]") {
   vae::Split s;
   s.rows = s.cols = 28;
   s.bytes.assign(784, 0);
@@ -332,7 +361,8 @@ TEST_CASE("F8: a test set with no pair of the default digits still gets an inter
   CHECK(fs::file_size(tmp / "i.png") > 0);
 }
 
-TEST_CASE("F9: the temporary file of a writer killed with SIGKILL is removed by the next write", "[reliability][atomic_file]") {
+TEST_CASE("F9: the temporary file of a writer killed with SIGKILL is removed by the next write",
+          "[reliability][atomic_file]") {
   TempDir tmp("rel-atomic");
   const std::string target = tmp / "model.safetensors";
   tg::write_file_atomic(target, "old");

@@ -1,10 +1,11 @@
-// Tests of `vae train` as a run a user can trust, through the real program: an --out that holds a run
-// is refused (--overwrite replaces it); generated pictures never replace a run's files; --resume
-// continues a run bitwise as if it had never stopped (from an epoch's end and from the middle of an
-// epoch, after SIGINT or SIGTERM sent by PID); resuming with other flags or a damaged run is an error
-// that says what differs; a step whose gradients are not finite stops training with an error naming
-// the op; --patience, best.safetensors and --snapshot-every; the progress bar as a terminal shows it
-// (through a pseudo-terminal) and no control codes in a log; index.html rendered by headless Chromium.
+// Tests of `vae train` as a run a user can trust, through the real program: an --out that holds a
+// run is refused (--overwrite replaces it); generated pictures never replace a run's files;
+// --resume continues a run bitwise as if it had never stopped (from an epoch's end and from the
+// middle of an epoch, after SIGINT or SIGTERM sent by PID); resuming with other flags or a damaged
+// run is an error that says what differs; a step whose gradients are not finite stops training with
+// an error naming the op; --patience, best.safetensors and --snapshot-every; the progress bar as a
+// terminal shows it (through a pseudo-terminal) and no control codes in a log; index.html rendered
+// by headless Chromium.
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -24,8 +25,8 @@
 #include <vector>
 
 #include "examples/vae/progress.hpp"
-#include "tapegrad/nn/safetensors.hpp"
 #include "support.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "vae/cli_support.hpp"
 
@@ -39,10 +40,11 @@ using tgtest::TempDir;
 using namespace tgtest::cli;
 
 // A tiny configuration: 4 steps an epoch, dynamic binarization so the RNG state matters too.
-const std::vector<std::string> kSmall{"--limit", "256", "--limit-test", "128", "--batch", "64",
-                                      "--binarize", "dynamic"};
+const std::vector<std::string> kSmall{"--limit", "256", "--limit-test", "128",
+                                      "--batch", "64",  "--binarize",   "dynamic"};
 
-std::vector<std::string> train_args(const std::string& out, int epochs, std::vector<std::string> extra = {}) {
+std::vector<std::string> train_args(const std::string& out, int epochs,
+                                    std::vector<std::string> extra = {}) {
   std::vector<std::string> a{"train", "--epochs", std::to_string(epochs), "--out", out};
   a.insert(a.end(), kSmall.begin(), kSmall.end());
   a.insert(a.end(), extra.begin(), extra.end());
@@ -81,9 +83,11 @@ void check_same_as_reference(const fs::path& run_dir) {
   const Reference& ref = reference();
   REQUIRE(ref.result.status == 0);
   const fs::path r = ref.dir.path / "R";
-  CHECK(tg::read_file((run_dir / "model.safetensors").string()) == tg::read_file((r / "model.safetensors").string()));
+  CHECK(tg::read_file((run_dir / "model.safetensors").string()) ==
+        tg::read_file((r / "model.safetensors").string()));
   CHECK(metrics_without_times(run_dir) == metrics_without_times(r));
-  CHECK(tg::read_file((run_dir / "best.safetensors").string()) == tg::read_file((r / "best.safetensors").string()));
+  CHECK(tg::read_file((run_dir / "best.safetensors").string()) ==
+        tg::read_file((r / "best.safetensors").string()));
 }
 
 // Starts the program with stdout and stderr on pipes; the test reads them and signals it by PID.
@@ -170,8 +174,10 @@ std::vector<std::string> screen(const std::string& raw) {
       line.clear();
       i += 3;
     } else {
-      if (col < line.size()) line[col] = c;
-      else line.push_back(c);
+      if (col < line.size())
+        line[col] = c;
+      else
+        line.push_back(c);
       ++col;
     }
   }
@@ -198,7 +204,8 @@ TEST_CASE("runs: an --out that holds a run is refused, --overwrite replaces it",
   r = run(train_args(out, 1, {"--seed", "2", "--overwrite"}));
   CHECK(r.status == 0);
   CHECK(tg::read_file(out + "/model.safetensors") != model);
-  CHECK_FALSE(fs::exists(out + "/notes.txt"));  // the old run's folder was emptied first: nothing stale
+  CHECK_FALSE(
+      fs::exists(out + "/notes.txt"));  // the old run's folder was emptied first: nothing stale
 
   // A folder that is not a run is never emptied, even with --overwrite; an empty one is fine.
   fs::create_directories(tmp / "mine");
@@ -234,7 +241,8 @@ TEST_CASE("runs: sample, interpolate and manifold never replace a run's files", 
   r = run({"manifold", "--checkpoint", ckpt, "--n", "4"});
   CHECK_THAT(r.out, Catch::Contains("manifold.png"));
   auto want = before;
-  for (const char* f : {"samples-seed1.png", "samples-seed1-2.png", "interpolation-0-3.png", "manifold.png"})
+  for (const char* f :
+       {"samples-seed1.png", "samples-seed1-2.png", "interpolation-0-3.png", "manifold.png"})
     want.insert(f);
   CHECK(files_in(out) == want);
   CHECK(tg::read_file((out / "samples.png").string()) == samples);
@@ -242,14 +250,17 @@ TEST_CASE("runs: sample, interpolate and manifold never replace a run's files", 
   // An explicit --out that exists: refused, unless --overwrite.
   r = run({"sample", "--checkpoint", ckpt, "--out", (out / "samples.png").string()});
   CHECK(r.status == 2);
-  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("exists") && Catch::Contains("--overwrite"));
+  CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("exists") &&
+                        Catch::Contains("--overwrite"));
   CHECK(tg::read_file((out / "samples.png").string()) == samples);
-  r = run({"sample", "--checkpoint", ckpt, "--seed", "5", "--out", (out / "samples.png").string(), "--overwrite"});
+  r = run({"sample", "--checkpoint", ckpt, "--seed", "5", "--out", (out / "samples.png").string(),
+           "--overwrite"});
   CHECK(r.status == 0);
   CHECK(tg::read_file((out / "samples.png").string()) != samples);
 }
 
-TEST_CASE("runs: train 4 epochs, then --resume --epochs 10, is bitwise one 10-epoch run", "[vae][runs]") {
+TEST_CASE("runs: train 4 epochs, then --resume --epochs 10, is bitwise one 10-epoch run",
+          "[vae][runs]") {
   TempDir tmp("runs");
   const fs::path out = tmp.path / "R";
   REQUIRE(run(train_args(out, 4)).status == 0);
@@ -267,16 +278,19 @@ TEST_CASE("runs: interrupted mid-epoch (SIGINT), the run resumes bitwise", "[vae
   // The test hook raises SIGINT in the program after its 6th step: epoch 2, step 2 of 4.
   Result r = run(train_args(out, 10, {"--test-signal-at-step", "6"}));
   CHECK(r.status == 130);
-  CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT") && Catch::Contains("epoch 2, step 2 of 4") &&
+  CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT") &&
+                        Catch::Contains("epoch 2, step 2 of 4") &&
                         Catch::Contains("vae train --resume " + out.string()));
   // The checkpoint, the pictures and the page are there; metrics hold the one completed epoch.
-  for (const char* f : {"model.safetensors", "samples.png", "reconstructions.png", "index.html", "loss.svg"}) {
+  for (const char* f :
+       {"model.safetensors", "samples.png", "reconstructions.png", "index.html", "loss.svg"}) {
     INFO(f);
     CHECK(fs::exists(out / f));
   }
   CHECK(lines_in((out / "metrics.jsonl").string()) == 1);
   CHECK_THAT(tg::read_file((out / "index.html").string()),
-             Catch::Contains("interrupted by SIGINT") && Catch::Contains("resume with: vae train --resume"));
+             Catch::Contains("interrupted by SIGINT") &&
+                 Catch::Contains("resume with: vae train --resume"));
   r = run({"train", "--resume", out.string()});  // to the run's own --epochs, 10
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("at epoch 2 step 3 of 4, until epoch 10"));
@@ -293,8 +307,9 @@ TEST_CASE("runs: SIGTERM and SIGINT sent by PID stop after the step, resumable",
     REQUIRE(kill(child.pid, sig) == 0);
     const int status = child.finish();
     CHECK(status == 128 + sig);
-    CHECK_THAT(child.err_text, Catch::Contains(sig == SIGTERM ? "SIGTERM" : "SIGINT") &&
-                                   Catch::Contains("resume with: vae train --resume " + out.string()));
+    CHECK_THAT(child.err_text,
+               Catch::Contains(sig == SIGTERM ? "SIGTERM" : "SIGINT") &&
+                   Catch::Contains("resume with: vae train --resume " + out.string()));
     CHECK(fs::exists(out / "index.html"));
     CHECK(fs::exists(out / "samples.png"));
     const auto meta = tg::nn::load_safetensors((out / "model.safetensors").string()).metadata;
@@ -319,8 +334,8 @@ TEST_CASE("runs: resuming with other flags or a damaged run says what is wrong",
   };
 
   SECTION("other model flags: each named with both values, exit 2") {
-    const Result r = run({"train", "--resume", r_dir, "--epochs", "3", "--hidden", "100", "--model", "ae",
-                          "--batch", "64"});
+    const Result r = run({"train", "--resume", r_dir, "--epochs", "3", "--hidden", "100", "--model",
+                          "ae", "--batch", "64"});
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::StartsWith("error:") &&
                           Catch::Contains("--hidden: the run has 400, this command says 100") &&
@@ -355,7 +370,8 @@ TEST_CASE("runs: resuming with other flags or a damaged run says what is wrong",
     std::ofstream(r_dir + "/model.safetensors", std::ios::binary) << model.substr(0, 300);
     const Result r = run({"train", "--resume", r_dir, "--epochs", "3"});
     CHECK(r.status == 1);
-    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("model.safetensors") && Catch::Contains("byte"));
+    CHECK_THAT(r.err, Catch::StartsWith("error:") && Catch::Contains("model.safetensors") &&
+                          Catch::Contains("byte"));
     CHECK(tg::read_file(r_dir + "/metrics.jsonl") == metrics);
   }
   SECTION("a checkpoint without the resume state (written by another program)") {
@@ -407,14 +423,16 @@ TEST_CASE("runs: a step with non-finite gradients stops with the op named, exit 
     const std::string model = tg::read_file(out + "/model.safetensors");
     const Result r = run({"train", "--resume", out, "--epochs", "3", "--lr", "1e6"});
     CHECK(r.status == 1);
-    CHECK_THAT(r.err, Catch::Contains("epoch 2, step") && Catch::Contains("anomaly: '") &&
-                          Catch::Contains("the last good checkpoint (after epoch 1) is kept in " + out));
+    CHECK_THAT(r.err,
+               Catch::Contains("epoch 2, step") && Catch::Contains("anomaly: '") &&
+                   Catch::Contains("the last good checkpoint (after epoch 1) is kept in " + out));
     CHECK(tg::read_file(out + "/model.safetensors") == model);
     CHECK(lines_in(out + "/metrics.jsonl") == 1);
   }
 }
 
-TEST_CASE("runs: --patience stops early and best.safetensors holds the lowest test loss", "[vae][runs]") {
+TEST_CASE("runs: --patience stops early and best.safetensors holds the lowest test loss",
+          "[vae][runs]") {
   TempDir tmp("runs");
   const fs::path out = tmp.path / "R";
   // lr 0.05 is high enough for the test loss to rise again within a few epochs.
@@ -422,7 +440,8 @@ TEST_CASE("runs: --patience stops early and best.safetensors holds the lowest te
   REQUIRE(r.status == 0);
   std::vector<double> test;
   std::istringstream in(tg::read_file((out / "metrics.jsonl").string()));
-  for (std::string line; std::getline(in, line);) test.push_back(nlohmann::json::parse(line)["test_loss"]);
+  for (std::string line; std::getline(in, line);)
+    test.push_back(nlohmann::json::parse(line)["test_loss"]);
   REQUIRE(test.size() < 30);
   CHECK_THAT(r.out, Catch::Contains("stopped early after epoch " + std::to_string(test.size())));
   const auto best = std::min_element(test.begin(), test.end());
@@ -432,15 +451,17 @@ TEST_CASE("runs: --patience stops early and best.safetensors holds the lowest te
   CHECK(meta.at("epoch") == std::to_string(best_epoch));
   CHECK(meta.at("test_loss") == fmt::format("{:.6f}", *best));
   // best.safetensors is a checkpoint eval reads like any other.
-  const Result e = run({"eval", "--checkpoint", (out / "best.safetensors").string(), "--iw-samples", "0"});
+  const Result e =
+      run({"eval", "--checkpoint", (out / "best.safetensors").string(), "--iw-samples", "0"});
   CHECK(e.status == 0);
 }
 
-TEST_CASE("runs: the progress bar through a pseudo-terminal, plain lines in a log", "[vae][runs][tty]") {
+TEST_CASE("runs: the progress bar through a pseudo-terminal, plain lines in a log",
+          "[vae][runs][tty]") {
   TempDir tmp("runs");
   const std::string out = tmp / "R";
-  std::vector<std::string> args{kProgram, "train", "--epochs", "2", "--limit", "1024", "--limit-test", "512",
-                                "--out", out};
+  std::vector<std::string> args{kProgram, "train",        "--epochs", "2",     "--limit",
+                                "1024",   "--limit-test", "512",      "--out", out};
   int master = -1;
   const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);
@@ -453,7 +474,8 @@ TEST_CASE("runs: the progress bar through a pseudo-terminal, plain lines in a lo
   }
   std::string raw;
   char buf[4096];
-  for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;)
+    raw.append(buf, static_cast<std::size_t>(n));
   close(master);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -461,26 +483,31 @@ TEST_CASE("runs: the progress bar through a pseudo-terminal, plain lines in a lo
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   // The bars were drawn: the epoch's with an ETA, and the test set's evaluation.
-  CHECK_THAT(raw, Catch::Contains("epoch 1/2 [") && Catch::Contains("eta ") && Catch::Contains("test set ["));
+  CHECK_THAT(raw, Catch::Contains("epoch 1/2 [") && Catch::Contains("eta ") &&
+                      Catch::Contains("test set ["));
   // And what the terminal shows at the end is the plain lines, nothing glued to them.
   const std::vector<std::string> lines = screen(raw);
   REQUIRE(lines.size() == 5);
   CHECK_THAT(lines[0], Catch::StartsWith("training vae on "));
-  const std::regex epoch_line(R"(epoch +[12]/2  train +[0-9.]+  test +[0-9.]+ \(recon +[0-9.]+ \+ kl +[0-9.]+\) +[0-9.]+ s)");
+  const std::regex epoch_line(
+      R"(epoch +[12]/2  train +[0-9.]+  test +[0-9.]+ \(recon +[0-9.]+ \+ kl +[0-9.]+\) +[0-9.]+ s)");
   CHECK(std::regex_match(lines[1], epoch_line));
   CHECK(std::regex_match(lines[2], epoch_line));
   CHECK_THAT(lines[3], Catch::StartsWith("wrote " + out + "/"));
   CHECK(lines[4] == "open " + out + "/index.html to see the run");
 
   // Not a terminal: the same lines, and not one control character.
-  const Result r = run({"train", "--epochs", "2", "--limit", "1024", "--limit-test", "512", "--out", tmp / "R2"});
+  const Result r = run(
+      {"train", "--epochs", "2", "--limit", "1024", "--limit-test", "512", "--out", tmp / "R2"});
   REQUIRE(r.status == 0);
   CHECK(r.err.empty());
-  CHECK(std::count_if(r.out.begin(), r.out.end(), [](char c) { return c == '\033' || c == '\r'; }) == 0);
+  CHECK(std::count_if(r.out.begin(), r.out.end(),
+                      [](char c) { return c == '\033' || c == '\r'; }) == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 5);
 }
 
-TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium", "[vae][runs][browser]") {
+TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium",
+          "[vae][runs][browser]") {
   TempDir tmp("runs");
   const fs::path out = tmp.path / "R";
   REQUIRE(run(train_args(out.string(), 4, {"--snapshot-every", "2"})).status == 0);
@@ -499,7 +526,8 @@ TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium"
 
   const char* chromium = "/usr/bin/chromium";
   if (!fs::exists(chromium)) {
-    WARN("SKIPPED the browser check: " << chromium << " is not installed (scripts/install-deps installs it)");
+    WARN("SKIPPED the browser check: " << chromium
+                                       << " is not installed (scripts/install-deps installs it)");
     return;
   }
   // The page plus a probe that writes, after load, how many images decoded; and a control copy
@@ -508,34 +536,41 @@ TEST_CASE("runs: --snapshot-every and index.html, rendered by headless Chromium"
       "<script>window.addEventListener('load', () => { const all = Array.from(document.images);"
       " const bad = all.filter(i => !(i.complete && i.naturalWidth > 0)).length;"
       " const p = document.createElement('pre'); p.id = 'probe';"
-      " p.textContent = 'images ' + all.length + ' broken ' + bad; document.body.appendChild(p); });</script>\n";
+      " p.textContent = 'images ' + all.length + ' broken ' + bad; document.body.appendChild(p); "
+      "});</script>\n";
   tg::write_file_atomic(tmp / "page.html", html + probe);
-  tg::write_file_atomic(tmp / "control.html", html + "<img alt=\"broken\" src=\"data:image/png;base64,AAAA\">" + probe);
+  tg::write_file_atomic(tmp / "control.html",
+                        html + "<img alt=\"broken\" src=\"data:image/png;base64,AAAA\">" + probe);
   auto render = [&](const std::string& page) {
     TempDir profile("chromium");
     const std::string dom = tmp / (page + ".dom");
-    const std::string cmd = std::string(chromium) +
-                            " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
-                            " --disable-background-networking --disable-component-update --disable-sync"
-                            " --user-data-dir=" + quote(profile.path.string()) +
-                            " --virtual-time-budget=5000 --dump-dom " + quote("file://" + (tmp / page)) + " >" +
-                            quote(dom) + " 2>/dev/null </dev/null";
+    const std::string cmd =
+        std::string(chromium) +
+        " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+        " --disable-background-networking --disable-component-update --disable-sync"
+        " --user-data-dir=" +
+        quote(profile.path.string()) + " --virtual-time-budget=5000 --dump-dom " +
+        quote("file://" + (tmp / page)) + " >" + quote(dom) + " 2>/dev/null </dev/null";
     const int rc = std::system(cmd.c_str());
     INFO(cmd);
     CHECK(rc == 0);
     const std::string text = tg::read_file(dom);
     std::smatch m;
-    return std::regex_search(text, m, std::regex("images (\\d+) broken (\\d+)")) ? m.str(0) : std::string("no probe");
+    return std::regex_search(text, m, std::regex("images (\\d+) broken (\\d+)"))
+               ? m.str(0)
+               : std::string("no probe");
   };
   CHECK(render("page.html") == "images 7 broken 0");
   CHECK(render("control.html") == "images 8 broken 1");
 }
 
-TEST_CASE("runs: the bar's text: count, rate, ETA while running, elapsed time when done", "[vae][runs][tty]") {
+TEST_CASE("runs: the bar's text: count, rate, ETA while running, elapsed time when done",
+          "[vae][runs][tty]") {
   using vae::ProgressBar;
   CHECK(ProgressBar::render("epoch 1/2", 5, 10, 2.0, "loss", 1.5) ==
         "epoch 1/2 [###############...............] 5/10  2.5/s  eta 0:02  loss 1.50");
-  CHECK(ProgressBar::render("test set", 0, 4, 0.0, "", 0) == "test set [..............................] 0/4  0.0/s  eta ?");
+  CHECK(ProgressBar::render("test set", 0, 4, 0.0, "", 0) ==
+        "test set [..............................] 0/4  0.0/s  eta ?");
   CHECK(ProgressBar::render("epoch 3/3", 71, 71, 3725.0, "", 0) ==
         "epoch 3/3 [##############################] 71/71  0.0/s  1:02:05");
 }

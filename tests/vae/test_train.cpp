@@ -18,10 +18,10 @@
 #include "examples/vae/idx.hpp"
 #include "examples/vae/models.hpp"
 #include "examples/vae/train.hpp"
-#include "tapegrad/nn/checkpoint.hpp"
-#include "tapegrad/nn/safetensors.hpp"
 #include "sanitized.hpp"
 #include "support.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
+#include "tapegrad/nn/safetensors.hpp"
 #include "tapegrad/tensor/atomic_file.hpp"
 #include "tapegrad/tensor/error.hpp"
 
@@ -55,7 +55,8 @@ void check_png(const std::string& path, int width, int height) {
   stbi_image_free(px);
 }
 
-// A valid PNG at least width x height: a labelled grid adds margins for its text to the tiles' size.
+// A valid PNG at least width x height: a labelled grid adds margins for its text to the tiles'
+// size.
 void check_labelled_png(const std::string& path, int width, int height) {
   INFO(path);
   const std::string b = tg::read_file(path);
@@ -100,7 +101,8 @@ vae::TrainOptions options(vae::ModelKind kind, int epochs, const std::string& ou
   o.config.kind = kind;
   o.config.rows = d.train.rows;
   o.config.cols = d.train.cols;
-  if (tgtest::kSanitized) o.config.hidden = 64;  // 6x less work under ASan/TSan; the loss still falls
+  if (tgtest::kSanitized)
+    o.config.hidden = 64;  // 6x less work under ASan/TSan; the loss still falls
   o.epochs = epochs;
   o.batch = 64;
   o.seed = 3;
@@ -196,7 +198,8 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
     check_svg(tmp / "loss.svg");
     CHECK_THAT(tg::read_file(tmp / "loss.svg"), Catch::Contains("negative ELBO"));
     vae::write_loss(tmp / "loss-ae.svg", history, false);
-    CHECK_THAT(tg::read_file(tmp / "loss-ae.svg"), !Catch::Contains("ELBO per") && Catch::Contains("reconstruction"));
+    CHECK_THAT(tg::read_file(tmp / "loss-ae.svg"),
+               !Catch::Contains("ELBO per") && Catch::Contains("reconstruction"));
     CHECK_THROWS_WITH(vae::write_manifold(tmp / "manifold.png", model, 5),
                       Catch::Contains("--latent 2"));
     CHECK_FALSE(fs::exists(tmp / "manifold.png"));
@@ -210,7 +213,8 @@ TEST_CASE("train: a 3-epoch VAE run writes metrics, a checkpoint and valid figur
     tg::Generator init2(1);
     vae::Model m2(c2, &init2);
     vae::write_manifold(tmp / "manifold.png", m2, 5);
-    check_labelled_png(tmp / "manifold.png", 5 * 28, 5 * 28);  // scale 1, no padding, plus the z labels
+    check_labelled_png(tmp / "manifold.png", 5 * 28,
+                       5 * 28);  // scale 1, no padding, plus the z labels
 
     // No temporary file is left behind by the atomic writes.
     for (const auto& e : fs::directory_iterator(tmp.path)) {
@@ -274,7 +278,8 @@ TEST_CASE("train: the cvae trains and draws a chosen digit", "[vae][train]") {
   CHECK_THROWS_WITH(vae::write_manifold(tmp / "manifold.png", latent2, 5), Catch::Contains("cvae"));
 }
 
-TEST_CASE("train: the sparse AE is sparse: its inactive share rises with the penalty", "[vae][train]") {
+TEST_CASE("train: the sparse AE is sparse: its inactive share rises with the penalty",
+          "[vae][train]") {
   auto inactive = [](double sparsity) {
     vae::TrainOptions opt = options(vae::ModelKind::sparse_ae, 10);
     opt.config.sparsity = sparsity;
@@ -298,14 +303,15 @@ TEST_CASE("train: evaluate reports standard errors", "[vae][train]") {
   vae::Model model(opt.config, &init);
   vae::train(model, small_data(), opt, nullptr);
   const vae::EvalResult r = vae::evaluate(model, small_data().test, vae::Binarize::none, 5, 1);
-  // The per-image spread of MNIST losses is tens of nats: the mean's standard error on 256 images is
-  // a few nats, neither 0 nor as large as the mean.
+  // The per-image spread of MNIST losses is tens of nats: the mean's standard error on 256 images
+  // is a few nats, neither 0 nor as large as the mean.
   for (double se : {r.loss_se, r.recon_se, r.kl_se, r.iwae_se}) {
     CHECK(se > 0.01);
     CHECK(se < r.loss / 10);
   }
   const auto j = nlohmann::json::parse(r.json());
-  for (const char* key : {"neg_elbo_se", "recon_se", "kl_se", "neg_log_px_iwae_se"}) CHECK(j.contains(key));
+  for (const char* key : {"neg_elbo_se", "recon_se", "kl_se", "neg_log_px_iwae_se"})
+    CHECK(j.contains(key));
 }
 
 TEST_CASE("train: the autoencoders have no KL and no IWAE bound", "[vae][train]") {

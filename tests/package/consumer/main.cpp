@@ -1,15 +1,14 @@
 // A program of a project that uses tapegrad: fits y = tanh(2x) + noise with a small network that
 // predicts a Normal distribution's mean and log-scale, trained on the negative log-likelihood with
 // Adam. Exits 0 when the fit is good, 1 otherwise. (Built by tests/package/check-consumer.)
+#include <cstdio>
+#include <memory>
 #include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/distributions/normal.hpp>
 #include <tapegrad/nn/layers.hpp>
 #include <tapegrad/nn/optim.hpp>
 #include <tapegrad/tensor/ops.hpp>
 #include <tapegrad/tensor/random.hpp>
-
-#include <cstdio>
-#include <memory>
 
 int main() {
   tg::Generator gen(7);
