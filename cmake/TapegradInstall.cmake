@@ -11,12 +11,13 @@ install(TARGETS ${tg_libraries} tapegrad EXPORT tapegradTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Every header of a library folder is public except the SIMD kernels' internals, which include xsimd
-# (compiled into libtapegrad_tensor.a, never needed by a consumer).
+# directly or through another *_impl.hpp (compiled into libtapegrad_tensor.a, never needed by a
+# consumer).
 foreach(folder IN LISTS tg_folders)
   file(GLOB headers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${folder}/*.hpp)
   set(public)
   foreach(h IN LISTS headers)
-    file(STRINGS ${h} uses_xsimd REGEX "^#include <xsimd/")
+    file(STRINGS ${h} uses_xsimd REGEX "^#include (<xsimd/|\"tapegrad/tensor/[a-z_]+_impl\\.hpp\")")
     if(NOT uses_xsimd)
       list(APPEND public ${h})
     endif()
