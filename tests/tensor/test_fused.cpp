@@ -15,6 +15,7 @@
 #include "tapegrad/tensor/kernels_dispatch.hpp"
 #include "tapegrad/tensor/kernels_ref.hpp"
 #include "tapegrad/tensor/parallel.hpp"
+#include "use_unit.hpp"
 
 namespace {
 
@@ -22,14 +23,7 @@ namespace kernels = tg::kernels;
 namespace detail = tg::kernels::detail;
 using detail::Unit;
 using tgtest::Rng;
-
-struct UseUnit {
-  explicit UseUnit(Unit u) : previous(detail::active_unit()) { detail::select_unit(u); }
-  ~UseUnit() { detail::select_unit(previous); }
-  UseUnit(const UseUnit&) = delete;
-  UseUnit& operator=(const UseUnit&) = delete;
-  Unit previous;
-};
+using tgtest::UseUnit;
 
 struct UseThreads {
   explicit UseThreads(int n) : previous(tg::num_threads()) { tg::set_num_threads(n); }

@@ -15,6 +15,7 @@
 #include "tapegrad/tensor/kernels.hpp"
 #include "tapegrad/tensor/kernels_dispatch.hpp"
 #include "tapegrad/tensor/kernels_ref.hpp"
+#include "use_unit.hpp"
 
 namespace {
 
@@ -29,15 +30,7 @@ using tgtest::inf;
 using tgtest::nan;
 using tgtest::Rng;
 using tgtest::ulp_distance;
-
-// Runs the enclosing scope on unit u, then restores the unit that was active.
-struct UseUnit {
-  explicit UseUnit(Unit u) : previous(detail::active_unit()) { detail::select_unit(u); }
-  ~UseUnit() { detail::select_unit(previous); }
-  UseUnit(const UseUnit&) = delete;
-  UseUnit& operator=(const UseUnit&) = delete;
-  Unit previous;
-};
+using tgtest::UseUnit;
 
 const std::vector<std::int64_t> sizes = {0, 1, 7, 15, 16, 17, 33, 1000};
 
