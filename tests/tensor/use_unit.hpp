@@ -1,5 +1,5 @@
-// For the kernel tests: run a scope on one SIMD unit (tensor/kernels_dispatch.hpp), then restore the
-// unit that was active.
+// For the kernel tests: run a scope on one SIMD unit (tensor/kernels_dispatch.hpp), then restore
+// the unit that was active.
 #pragma once
 #include "tapegrad/tensor/kernels_dispatch.hpp"
 
