@@ -159,14 +159,6 @@ void write_scored_samples(const std::string& path, const Tensor& images, const S
   write_png_grid(path, grid, rows, cols, text, 2, 2);
 }
 
-std::string embed(const std::string& file, const std::string& mime, int x, int y, int w, int h) {
-  return fmt::format(
-      R"(<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMinYMin meet" )"
-      R"(href="data:{};base64,{}"/>)"
-      "\n",
-      x, y, w, h, mime, base64(tg::read_file(file)));
-}
-
 std::string xml_text(const std::string& s) {
   std::string out;
   for (char c : s)

@@ -290,6 +290,14 @@ void write_manifold(const std::string& path, Model& model, int n) {
   write_png_grid(path, grid, static_cast<int>(cfg.rows), static_cast<int>(cfg.cols), text, 1, 0);
 }
 
+std::string embed(const std::string& file, const std::string& mime, int x, int y, int w, int h) {
+  return fmt::format(
+      R"(<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMinYMin meet" )"
+      R"(href="data:{};base64,{}"/>)"
+      "\n",
+      x, y, w, h, mime, base64(tg::read_file(file)));
+}
+
 // "autoencoder vs VAE", "VAE vs conv VAE": the panels' names.
 static std::string compare_title(const std::vector<ComparePanel>& panels) {
   std::string t;
@@ -316,27 +324,15 @@ void write_compare_figure(const std::string& path, const std::vector<ComparePane
     svg += fmt::format(
         "<text x=\"{}\" y=\"{}\" font-size=\"14\">interpolations between test digits</text>\n", x,
         kTop + 28);
-    svg += fmt::format(
-        "<image x=\"{}\" y=\"{}\" width=\"520\" height=\"380\" preserveAspectRatio=\"xMinYMin "
-        "meet\" "
-        "href=\"data:image/png;base64,{}\"/>\n",
-        x, kTop + 36, base64(tg::read_file(p.interpolation_png)));
+    svg += embed(p.interpolation_png, "image/png", x, kTop + 36, 520, 380);
     svg +=
         fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">decoded samples z ~ N(0, I)</text>\n",
                     x, kTop + 440);
-    svg += fmt::format(
-        "<image x=\"{}\" y=\"{}\" width=\"400\" height=\"400\" preserveAspectRatio=\"xMinYMin "
-        "meet\" "
-        "href=\"data:image/png;base64,{}\"/>\n",
-        x, kTop + 448, base64(tg::read_file(p.samples_png)));
+    svg += embed(p.samples_png, "image/png", x, kTop + 448, 400, 400);
     svg += fmt::format(
         "<text x=\"{}\" y=\"{}\" font-size=\"14\">test codes, coloured by label</text>\n", x,
         kTop + 872);
-    svg += fmt::format(
-        "<image x=\"{}\" y=\"{}\" width=\"520\" height=\"370\" preserveAspectRatio=\"xMinYMin "
-        "meet\" "
-        "href=\"data:image/svg+xml;base64,{}\"/>\n",
-        x, kTop + 880, base64(tg::read_file(p.latent_svg)));
+    svg += embed(p.latent_svg, "image/svg+xml", x, kTop + 880, 520, 370);
   }
   svg += "</svg>\n";
   tg::write_file_atomic(path, svg);

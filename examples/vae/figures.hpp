@@ -59,5 +59,7 @@ void write_compare_figure(const std::string& path, const std::vector<ComparePane
 
 // Standard base64 (RFC 4648, with padding), for images embedded as data URIs.
 std::string base64(const std::string& bytes);
+// An SVG <image> at (x, y), w x h, with the file inlined as a data: URI of the given MIME type.
+std::string embed(const std::string& file, const std::string& mime, int x, int y, int w, int h);
 
 }  // namespace vae
